@@ -17,7 +17,8 @@ package_stamp=".venv/.package-$(hash pyproject.toml)"
 if [ ! -f "$requirements_stamp" ]; then
   echo "envs/setup-cpu.sh: installing the CPU environment into .venv (about 4 minutes the first time)"
   "$python" -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check -r envs/cpu.txt
+  # (the grep drops warnings about local package mirrors that some machines configure)
+  .venv/bin/pip install --quiet --disable-pip-version-check -r envs/cpu.txt 2>&1 | { grep -v "is ignored: it is neither" || true; }
   rm -f .venv/.requirements-*
   touch "$requirements_stamp"
 fi

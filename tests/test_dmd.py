@@ -1,6 +1,5 @@
 """The DMD generator gradient against closed forms: Gaussian generators and shifted mixtures."""
 
-import math
 
 import pytest
 import torch

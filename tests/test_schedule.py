@@ -5,8 +5,15 @@ from scipy import stats
 
 from phased_dmd.mixture import GaussianMixture
 from phased_dmd.schedule import (
-    add_noise, noise_from_velocity, renoise, sample_timesteps, score_from_velocity, shift_timestep,
-    transition, unshift_timestep, x0_from_velocity,
+    add_noise,
+    noise_from_velocity,
+    renoise,
+    sample_timesteps,
+    score_from_velocity,
+    shift_timestep,
+    transition,
+    unshift_timestep,
+    x0_from_velocity,
 )
 
 MIX_1D = GaussianMixture.create([0.25, 0.45, 0.3], [-2.0, 0.3, 2.2], [0.3, 0.5, 0.2])

@@ -31,6 +31,14 @@ def renoise_step(x: Tensor, v: Tensor, t_from: float, t_to: float, noise: Tensor
     return add_noise(x0_from_velocity(x, v, t_from), noise, t_to)
 
 
+def heun_step(velocity_fn: VelocityFn, x: Tensor, t_from: float, t_to: float) -> Tensor:
+    """One step of Heun's second-order ODE solver: the accurate reference sampler for evaluations."""
+    t_a, t_b = (torch.full((x.shape[0],), t, dtype=x.dtype, device=x.device) for t in (t_from, t_to))
+    v_a = velocity_fn(x, t_a)
+    v_b = velocity_fn(euler_step(x, v_a, t_from, t_to), t_b)
+    return x + (t_to - t_from) * (v_a + v_b) / 2
+
+
 def step(
     rule: StepRule, velocity_fn: VelocityFn, x: Tensor, t_from: float, t_to: float,
     generator: torch.Generator | None = None,

@@ -1,0 +1,33 @@
+"""params.yaml: the hand-written knobs of every experiment, read by snakemake and DVC.
+
+`load_params` validates the whole file against typed schemas before the workflow builds its DAG,
+so a wrong type, range, name or a missing key stops everything with one line naming the key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from phased_dmd.config import ConfigError, build
+from phased_dmd.toy.figure2_config import Figure2Params
+
+
+@dataclass
+class Params:
+    figure2: Figure2Params = field(default_factory=Figure2Params)
+
+
+def load_params(data: dict | str | Path, where: str = "params.yaml") -> Params:
+    """Validate params (a mapping, or the path of a YAML file) and return them typed."""
+    if not isinstance(data, dict):
+        where = str(data)
+        try:
+            data = yaml.safe_load(Path(data).read_text())
+        except (OSError, yaml.YAMLError) as e:
+            raise ConfigError(f"{where}: cannot be read as YAML: {e}".splitlines()[0]) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping of sections at the top level")
+    return build(Params, data, where)

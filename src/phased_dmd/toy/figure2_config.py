@@ -1,0 +1,121 @@
+"""Figure 2 configuration schemas: params.yaml's `figure2` section and one run's Hydra config.
+
+Kept free of torch so that the workflow validates params.yaml quickly when it builds its DAG.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from omegaconf import MISSING, OmegaConf
+
+from phased_dmd import config as C
+
+if TYPE_CHECKING:
+    from phased_dmd.mixture import GaussianMixture
+
+OBJECTIVES: tuple[str, ...] = ("full", "subinterval", "naive")
+
+
+@dataclass
+class MixtureConfig:
+    """A 1-D Gaussian mixture: component weights, means and standard deviations."""
+
+    weights: list[float] = MISSING
+    means: list[float] = MISSING
+    stds: list[float] = MISSING
+
+    def check(self):
+        if not (len(self.weights) == len(self.means) == len(self.stds) > 0):
+            yield "weights", "weights, means and stds of one non-zero length", (
+                len(self.weights), len(self.means), len(self.stds))
+        for key in ("weights", "stds"):
+            if any(v <= 0 for v in getattr(self, key)):
+                yield key, "positive numbers", getattr(self, key)
+
+    def build(self) -> "GaussianMixture":
+        from phased_dmd.mixture import GaussianMixture  # torch: imported by runs, not by the DAG
+
+        return GaussianMixture.create(self.weights, self.means, self.stds)
+
+
+@dataclass
+class ToyTrainConfig:
+    """Adam with cosine decay on fresh exact samples every iteration."""
+
+    iterations: int = MISSING
+    batch_size: int = MISSING
+    lr: float = MISSING
+    max_weight: float = MISSING  # clamp of 1 / s_{t|s}^2 in the stable subinterval loss (Eq. 13)
+
+    def check(self):
+        for key in ("iterations", "batch_size", "lr", "max_weight"):
+            yield from C.positive(key, getattr(self, key))
+
+
+@dataclass
+class Figure2Params:
+    """params.yaml, section `figure2`: the experiment's knobs."""
+
+    mixture: MixtureConfig = field(default_factory=MixtureConfig)
+    s: float = MISSING  # start of the subinterval (s, 1)
+    objectives: list[str] = MISSING
+    seeds: list[int] = MISSING
+    train: ToyTrainConfig = field(default_factory=ToyTrainConfig)
+
+    def check(self):
+        yield from C.open_unit("s", self.s)
+        yield from C.non_empty_unique("objectives", self.objectives)
+        for i, objective in enumerate(self.objectives):
+            yield from C.choice(f"objectives[{i}]", objective, OBJECTIVES)
+        yield from C.non_empty_unique("seeds", self.seeds)
+        if any(seed < 0 for seed in self.seeds):
+            yield "seeds", "non-negative integers", self.seeds
+
+
+@dataclass
+class ToyNetConfig:
+    hidden: int = 64
+    layers: int = 2
+
+    def check(self):
+        yield from C.positive("hidden", self.hidden)
+        yield from C.positive("layers", self.layers)
+
+
+@dataclass
+class Figure2EvalConfig:
+    samples: int = 40_000  # for the velocity MSE and for W1
+    ode_steps: int = 8  # Heun steps from t = 1 to t = s (converged: W1 of the exact field is sampling error)
+    trajectories: int = 25  # drawn in the figure, started at evenly spaced noise quantiles
+    trajectory_steps: int = 100  # Heun steps of the drawn trajectories
+    seed: int = 1234  # the same evaluation noise for every run (common random numbers)
+
+    def check(self):
+        for key in ("samples", "ode_steps", "trajectories", "trajectory_steps"):
+            yield from C.positive(key, getattr(self, key))
+
+
+@dataclass
+class Figure2RunConfig:
+    """One training run; Hydra composes it from configs/figure2.yaml and the rule's overrides."""
+
+    objective: str = MISSING
+    seed: int = MISSING
+    out_dir: str = MISSING
+    s: float = MISSING
+    mixture: MixtureConfig = field(default_factory=MixtureConfig)
+    train: ToyTrainConfig = field(default_factory=ToyTrainConfig)
+    net: ToyNetConfig = field(default_factory=ToyNetConfig)
+    eval: Figure2EvalConfig = field(default_factory=Figure2EvalConfig)
+
+    def check(self):
+        yield from C.choice("objective", self.objective, OBJECTIVES)
+        yield from C.open_unit("s", self.s)
+
+
+def figure2_overrides(params: Figure2Params) -> list[str]:
+    """Hydra overrides carrying the params.yaml knobs that every run shares (all but objectives, seeds)."""
+    knobs = OmegaConf.to_container(OmegaConf.structured(params))
+    return C.hydra_overrides({k: v for k, v in knobs.items() if k not in ("objectives", "seeds")})

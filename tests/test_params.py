@@ -1,0 +1,67 @@
+"""params.yaml validation: every bad value stops with one line naming the key and what was expected."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from phased_dmd.config import ConfigError
+from phased_dmd.params import load_params
+
+ROOT = Path(__file__).resolve().parents[1]
+GOOD = yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def _with(path: str, value):
+    data = copy.deepcopy(GOOD)
+    *parents, last = path.split(".")
+    node = data
+    for key in parents:
+        node = node[key]
+    if value is _DELETE:
+        del node[last]
+    else:
+        node[last] = value
+    return data
+
+
+_DELETE = object()
+
+BAD = {
+    "s above 1": ("figure2.s", 1.5, "params.yaml: figure2.s: expected a number strictly between 0 and 1, got 1.5"),
+    "s at 0": ("figure2.s", 0.0, "figure2.s: expected a number strictly between 0 and 1"),
+    "negative iterations": ("figure2.train.iterations", -10, "figure2.train.iterations: expected a number > 0, got -10"),
+    "unknown objective": ("figure2.objectives", ["full", "exact"],
+                          "figure2.objectives[1]: expected one of ['full', 'subinterval', 'naive'], got 'exact'"),
+    "missing key": ("figure2.s", _DELETE, "figure2.s: Structured config of type `Figure2Params` has missing mandatory"),
+    "missing section": ("figure2", _DELETE, "figure2.mixture.weights"),
+    "wrong type": ("figure2.s", "half", "figure2.s: Value 'half' of type 'str' could not be converted to Float"),
+    "fractional iterations": ("figure2.train.iterations", 2.5, "figure2.train.iterations: Value '2.5'"),
+    "unknown key": ("figure2.step_size", 0.1, "figure2.step_size: Key 'step_size' not in 'Figure2Params'"),
+    "repeated seeds": ("figure2.seeds", [0, 0], "figure2.seeds: expected a non-empty list without repeats"),
+    "mixture lengths": ("figure2.mixture.means", [0.0, 1.0], "figure2.mixture.weights: expected weights, means and stds"),
+    "zero std": ("figure2.mixture.stds", [0.3, 0.0, 0.3], "figure2.mixture.stds: expected positive numbers"),
+}
+
+
+def test_the_shipped_params_are_valid():
+    params = load_params(ROOT / "params.yaml")
+    assert 0 < params.figure2.s < 1 and len(params.figure2.seeds) >= 3
+
+
+@pytest.mark.parametrize("case", BAD, ids=list(BAD))
+def test_bad_params_name_the_key(case):
+    path, value, message = BAD[case]
+    with pytest.raises(ConfigError) as info:
+        load_params(_with(path, value))
+    text = str(info.value)
+    assert message in text and "\n" not in text
+
+
+def test_unreadable_yaml_is_one_line(tmp_path):
+    bad = tmp_path / "params.yaml"
+    bad.write_text("figure2: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"params.yaml: cannot be read as YAML") as info:
+        load_params(bad)
+    assert "\n" not in str(info.value)

@@ -1,0 +1,111 @@
+"""The workflow end to end on a copy of the repository: snakemake and DVC make reports/figure2.*,
+an edited figure-2 knob reruns figure 2, and a bad params.yaml stops before any job with one line."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent  # the environment's snakemake and dvc
+pytestmark = pytest.mark.workflow
+
+
+def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    if check and proc.returncode:
+        raise AssertionError(f"{' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def edit_params(repo: Path, **figure2) -> None:
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    for dotted, value in figure2.items():
+        node = params["figure2"]
+        *parents, last = dotted.split("__")
+        for key in parents:
+            node = node[key]
+        node[last] = value
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A fresh git repository holding the project's tracked files, without its results or reports."""
+    files = run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], ROOT).stdout.split()
+    dest = tmp_path / "repo"
+    for name in files:
+        if (ROOT / name).is_file() and not name.startswith("reports/"):
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    (dest / "reports").mkdir(exist_ok=True)
+    edit_params(dest, seeds=[0, 1], train__iterations=40, train__batch_size=128)  # tiny: a few seconds
+    run(["git", "init", "-q"], dest)
+    run(["git", "add", "-A"], dest)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"], dest)
+    return dest
+
+
+def dry_run_jobs(repo: Path) -> list[str]:
+    out = run(["snakemake", "reports/figure2.md", "-n", "--cores", "1"], repo).stdout
+    return sorted(line[len("rule "):].rstrip(":") for line in out.splitlines() if line.startswith("rule "))
+
+
+def test_snakemake_and_dvc_make_figure2_and_rerun_it_on_an_edit(repo: Path):
+    run(["snakemake", "reports/figure2.md", "--cores", "2"], repo)
+    data = json.loads((repo / "reports/figure2.json").read_text())
+    assert set(data["objectives"]) == {"full", "subinterval", "naive"}
+    for row in data["objectives"].values():
+        for metric in ("velocity_mse", "w1"):
+            cell = row[metric]
+            assert cell["n"] == 2 and cell["ci95"][0] <= cell["mean"] <= cell["ci95"][1]
+    assert (repo / "reports/figure2.png").stat().st_size > 10_000
+    assert {k: type(v["held"]) for k, v in data["claims"].items()} == {
+        "subinterval_matches_full": bool, "naive_is_biased": bool}
+    assert dry_run_jobs(repo) == []  # up to date
+
+    edit_params(repo, train__lr=0.001)
+    assert dry_run_jobs(repo) == ["figure2_report"] + ["figure2_run"] * 6
+
+    # DVC: the stage calls snakemake; it regenerates the deleted reports, then is up to date
+    for suffix in ("md", "json", "png"):
+        (repo / f"reports/figure2.{suffix}").unlink()
+    run(["dvc", "repro"], repo)
+    assert (repo / "reports/figure2.md").exists() and dry_run_jobs(repo) == []
+    assert "up to date" in run(["dvc", "status"], repo).stdout
+
+    edit_params(repo, s=0.6)
+    assert "figure2" in run(["dvc", "status"], repo).stdout
+
+
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        ({"s": 1.5}, "error: params.yaml: figure2.s: expected a number strictly between 0 and 1, got 1.5"),
+        ({"train__iterations": -3}, "error: params.yaml: figure2.train.iterations: expected a number > 0, got -3"),
+        ({"objectives": ["full", "exact"]}, "error: params.yaml: figure2.objectives[1]: expected one of"),
+    ],
+    ids=["s-out-of-range", "negative-iterations", "unknown-objective"],
+)
+def test_bad_params_stop_snakemake_before_any_job(repo: Path, edit, message):
+    edit_params(repo, **edit)
+    proc = run(["snakemake", "reports/figure2.md", "--cores", "1"], repo, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert sum("error" in line for line in proc.stderr.splitlines()) == 1
+    assert not (repo / "results").exists() and not list((repo / "reports").iterdir())
+
+
+def test_missing_key_stops_snakemake(repo: Path):
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    del params["figure2"]["seeds"]
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    proc = run(["snakemake", "reports/figure2.md", "--cores", "1"], repo, check=False)
+    assert proc.returncode != 0 and "params.yaml: figure2.seeds:" in proc.stderr
+    assert not (repo / "results").exists()
