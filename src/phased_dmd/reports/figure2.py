@@ -35,11 +35,16 @@ SUBINTERVAL_MAX_RATIO, NAIVE_MIN_RATIO = 1.25, 3.0
 
 
 def git_revision() -> str:
+    """The commit the inputs came from, marked when code, configs or params differ from it."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout.strip()
+
     try:
-        return subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
-                              check=True).stdout.strip()
+        rev = git("rev-parse", "--short", "HEAD")
+        changed = git("status", "--porcelain", "--", "src", "configs", "Snakefile", "params.yaml", "envs")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    return f"{rev} with local changes" if changed else rev
 
 
 def collect(results: Path, objectives: list[str], seeds: list[int]) -> dict[str, list[dict]]:
