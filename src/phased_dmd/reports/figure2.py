@@ -106,7 +106,7 @@ def markdown(data: dict, seeds: list[int], s: float) -> str:
               "Grey dashed: the exact field's trajectories from the same starting noise.", "",
               "## Configuration", "", "```yaml", OmegaConf.to_yaml(data["config"]).rstrip(), "```", "",
               f"Git revision {data['provenance']['git']}; the runs took {data['provenance']['run_seconds']:.0f} s "
-              "of CPU time in all.", ""]
+              "in all (summed over runs, one core each).", ""]
     return "\n".join(lines)
 
 
