@@ -31,7 +31,8 @@ _DELETE = object()
 BAD = {
     "s above 1": ("figure2.s", 1.5, "params.yaml: figure2.s: expected a number strictly between 0 and 1, got 1.5"),
     "s at 0": ("figure2.s", 0.0, "figure2.s: expected a number strictly between 0 and 1"),
-    "negative iterations": ("figure2.train.iterations", -10, "figure2.train.iterations: expected a number > 0, got -10"),
+    "negative iterations": ("figure2.train.iterations", -10,
+                            "figure2.train.iterations: expected a number > 0, got -10"),
     "unknown objective": ("figure2.objectives", ["full", "exact"],
                           "figure2.objectives[1]: expected one of ['full', 'subinterval', 'naive'], got 'exact'"),
     "missing key": ("figure2.s", _DELETE, "figure2.s: Structured config of type `Figure2Params` has missing mandatory"),
@@ -40,7 +41,8 @@ BAD = {
     "fractional iterations": ("figure2.train.iterations", 2.5, "figure2.train.iterations: Value '2.5'"),
     "unknown key": ("figure2.step_size", 0.1, "figure2.step_size: Key 'step_size' not in 'Figure2Params'"),
     "repeated seeds": ("figure2.seeds", [0, 0], "figure2.seeds: expected a non-empty list without repeats"),
-    "mixture lengths": ("figure2.mixture.means", [0.0, 1.0], "figure2.mixture.weights: expected weights, means and stds"),
+    "mixture lengths": ("figure2.mixture.means", [0.0, 1.0],
+                        "figure2.mixture.weights: expected weights, means and stds"),
     "zero std": ("figure2.mixture.stds", [0.3, 0.0, 0.3], "figure2.mixture.stds: expected positive numbers"),
 }
 

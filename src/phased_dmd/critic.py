@@ -17,10 +17,10 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from phased_dmd.choices import CRITIC_OBJECTIVES as OBJECTIVES
 from phased_dmd.schedule import add_noise, alpha, per_sample, renoise, sigma, transition
 
 Objective = Literal["subinterval", "naive"]
-OBJECTIVES: tuple[str, ...] = ("subinterval", "naive")
 
 
 def noise_coefficient(s: Tensor, t: Tensor) -> Tensor:

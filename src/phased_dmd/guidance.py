@@ -6,8 +6,9 @@ from typing import Literal
 
 from torch import Tensor
 
+from phased_dmd.choices import CFG_FORMS
+
 CfgForm = Literal["standard", "plus_one"]
-CFG_FORMS: tuple[str, ...] = ("standard", "plus_one")
 
 
 def cfg_standard(v_uncond: Tensor, v_cond: Tensor, scale: float) -> Tensor:

@@ -14,10 +14,10 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from phased_dmd.choices import STEP_RULES
 from phased_dmd.schedule import add_noise, x0_from_velocity
 
 StepRule = Literal["euler", "renoise"]
-STEP_RULES: tuple[str, ...] = ("euler", "renoise")
 VelocityFn = Callable[[Tensor, Tensor], Tensor]  # (x, t of shape (B,)) -> v
 
 

@@ -120,7 +120,8 @@ def plot(path: Path, params, results: Path, objectives: list[str], seed: int, ex
     fig, axes = plt.subplots(1, len(objectives), figsize=(4.2 * len(objectives), 3.6), sharey=True, dpi=90)
     for ax, name in zip(np.atleast_1d(axes), objectives):
         traj = json.loads((results / name / f"seed{seed}" / "trajectories.json").read_text())
-        ax.imshow(dens, extent=(1.0, s, xs[0], xs[-1]), origin="lower", aspect="auto", cmap="Blues", vmax=float(np.quantile(dens, 0.99)))
+        ax.imshow(dens, extent=(1.0, s, xs[0], xs[-1]), origin="lower", aspect="auto", cmap="Blues",
+                  vmax=float(np.quantile(dens, 0.99)))
         for reference, learned in zip(exact["paths"], traj["paths"]):
             ax.plot(exact["levels"], reference, color="0.4", lw=0.8, ls="--")
             ax.plot(traj["levels"], learned, color="tab:red", lw=1.0)
