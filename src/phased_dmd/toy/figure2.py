@@ -17,25 +17,17 @@ import time
 from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.config_store import ConfigStore
-from omegaconf import OmegaConf
 from tqdm import trange
 
-from phased_dmd import config as C
 from phased_dmd.critic import critic_loss
 from phased_dmd.distances import wasserstein1_to_cdf
-from phased_dmd.io import save_weights, write_json, write_text
+from phased_dmd.io import save_weights, write_json
 from phased_dmd.mixture import GaussianMixture
 from phased_dmd.rollout import heun_step
+from phased_dmd.runs import run_main
 from phased_dmd.schedule import add_noise, sample_timesteps
 from phased_dmd.toy.figure2_config import Figure2EvalConfig, Figure2RunConfig
 from phased_dmd.toy.networks import ToyVelocityNet
-
-CONFIG_DIR = Path(__file__).resolve().parents[3] / "configs"
-
-
-ConfigStore.instance().store(name="figure2_schema", node=Figure2RunConfig)
 
 
 def train(cfg: Figure2RunConfig, mixture: GaussianMixture) -> ToyVelocityNet:
@@ -113,26 +105,8 @@ def run(cfg: Figure2RunConfig) -> None:
           f"W1 {learned['w1']:.5f}; outputs in {out}/")
 
 
-def compose_run_config(overrides: list[str]) -> Figure2RunConfig:
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        composed = compose(config_name="figure2", overrides=overrides)
-    return C.build(Figure2RunConfig, composed, "figure2 run config")
-
-
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if any(a in ("-h", "--help") for a in argv):
-        print(__doc__)
-        return 0
-    try:
-        cfg = compose_run_config(argv)
-    except C.ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
-    write_text(Path(cfg.out_dir) / "config.yaml", OmegaConf.to_yaml(OmegaConf.structured(cfg)))
-    run(cfg)
-    return 0
+    return run_main("figure2", Figure2RunConfig, run, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,50 @@
+"""Command-line entry of one run: Hydra composes configs/<name>.yaml with the overrides it is given,
+the result is validated against the run's dataclass schema and written beside the run's outputs."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from omegaconf import OmegaConf
+
+from phased_dmd.config import ConfigError, build
+from phased_dmd.io import write_text
+
+T = TypeVar("T")
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"  # the repository's configs/ (editable install)
+
+
+def compose_run_config(name: str, schema: type[T], overrides: list[str]) -> T:
+    """configs/<name>.yaml (whose defaults list names `<name>_schema`) plus overrides, validated."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.config_store import ConfigStore
+    from hydra.errors import HydraException
+
+    ConfigStore.instance().store(name=f"{name}_schema", node=schema)
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            composed = compose(config_name=name, overrides=overrides)
+    except HydraException as e:
+        raise ConfigError(f"configs/{name}.yaml with overrides: {str(e).splitlines()[0]}") from None
+    return build(schema, composed, f"{name} run config")
+
+
+def run_main(name: str, schema: type[T], run: Callable[[T], None], doc: str, argv: list[str] | None = None) -> int:
+    """`python -m ... key=value ...`: compose, validate, write out_dir/config.yaml, run."""
+    argv = sys.argv[1:] if argv is None else argv
+    if any(a in ("-h", "--help") for a in argv):
+        print(doc)
+        return 0
+    try:
+        cfg = compose_run_config(name, schema, argv)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "config.yaml", OmegaConf.to_yaml(OmegaConf.structured(cfg)))
+    run(cfg)
+    return 0
