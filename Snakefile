@@ -5,9 +5,9 @@
 import shlex
 import sys
 
-from phased_dmd.config import ConfigError
+from phased_dmd.config import ConfigError, section_overrides
 from phased_dmd.params import load_params
-from phased_dmd.toy.figure2_config import OBJECTIVES as FIGURE2_OBJECTIVES, figure2_overrides
+from phased_dmd.toy.figure2_config import OBJECTIVES as FIGURE2_OBJECTIVES
 
 configfile: "params.yaml"
 
@@ -37,7 +37,7 @@ rule figure2_run:
         trajectories="results/figure2/{objective}/seed{seed}/trajectories.json",
         weights="results/figure2/{objective}/seed{seed}/model.safetensors",
     params:
-        overrides=shlex.join(figure2_overrides(PARAMS.figure2)),
+        overrides=shlex.join(section_overrides(PARAMS.figure2, ("objectives", "seeds"))),
     log:
         "results/figure2/{objective}/seed{seed}/run.log",
     threads: 1

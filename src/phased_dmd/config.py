@@ -52,11 +52,19 @@ def hydra_overrides(section: Mapping, prefix: str = "") -> list[str]:
     for key, value in section.items():
         if isinstance(value, Mapping):
             out += hydra_overrides(value, f"{prefix}{key}.")
+        elif value is None:
+            out.append(f"{prefix}{key}=null")
         elif isinstance(value, list):
             out.append(f"{prefix}{key}=[{','.join(map(str, value))}]")
         else:
             out.append(f"{prefix}{key}={value}")
     return out
+
+
+def section_overrides(section: Any, exclude: tuple[str, ...]) -> list[str]:
+    """Hydra overrides carrying a params.yaml section's knobs, less the keys that fan out into runs."""
+    knobs = OmegaConf.to_container(OmegaConf.structured(section))
+    return hydra_overrides({k: v for k, v in knobs.items() if k not in exclude})
 
 
 def choice(key: str, value: str, allowed: tuple[str, ...]) -> Iterator[Problem]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from omegaconf import MISSING, OmegaConf
+from omegaconf import MISSING
 
 from phased_dmd import config as C
 
@@ -113,9 +113,3 @@ class Figure2RunConfig:
     def check(self):
         yield from C.choice("objective", self.objective, OBJECTIVES)
         yield from C.open_unit("s", self.s)
-
-
-def figure2_overrides(params: Figure2Params) -> list[str]:
-    """Hydra overrides carrying the params.yaml knobs that every run shares (all but objectives, seeds)."""
-    knobs = OmegaConf.to_container(OmegaConf.structured(params))
-    return C.hydra_overrides({k: v for k, v in knobs.items() if k not in ("objectives", "seeds")})
