@@ -5,6 +5,7 @@
 import shlex
 import sys
 
+from phased_dmd.choices import METHODS
 from phased_dmd.config import ConfigError, section_overrides
 from phased_dmd.params import load_params
 from phased_dmd.toy.figure2_config import OBJECTIVES as FIGURE2_OBJECTIVES
@@ -21,12 +22,14 @@ PYTHON = shlex.quote(sys.executable)
 
 wildcard_constraints:
     objective="|".join(FIGURE2_OBJECTIVES),
+    method="|".join(METHODS),
     seed=r"\d+",
 
 
 rule all:
     input:
         "reports/figure2.md",
+        "reports/toy2d.md",
 
 
 # ---- Figure 2: full vs subinterval vs naive critic objective on a 1-D mixture (analytic scale)
@@ -61,3 +64,54 @@ rule figure2_report:
         figure2=config["figure2"],
     shell:
         "{PYTHON} -m phased_dmd.reports.figure2 --params params.yaml --results results/figure2 --out reports/figure2"
+
+
+# ---- Toy 2-D: DMD, SGTS and Phased DMD distilled from an exact teacher (analytic scale)
+
+# shared knobs; the method of a run comes from its wildcard (params.yaml's toy2d.distill.method is unused)
+TOY2D = [o for o in section_overrides(PARAMS.toy2d, ("methods", "seeds")) if not o.startswith("distill.method=")]
+
+
+rule toy2d_pretrain:
+    output:
+        weights="results/toy2d/pretrained/seed{seed}/model.safetensors",
+        baselines="results/toy2d/pretrained/seed{seed}/baselines.json",
+    params:
+        overrides=shlex.join(o for o in TOY2D if o.startswith(("ring.", "pretrain_iterations="))),
+    log:
+        "results/toy2d/pretrained/seed{seed}/run.log",
+    threads: 1
+    shell:
+        "OMP_NUM_THREADS=1 {PYTHON} -m phased_dmd.toy.toy2d stage=pretrain seed={wildcards.seed} "
+        "out_dir=results/toy2d/pretrained/seed{wildcards.seed} {params.overrides} > {log} 2>&1"
+
+
+rule toy2d_distill:
+    input:
+        init="results/toy2d/pretrained/seed{seed}/model.safetensors",
+    output:
+        metrics="results/toy2d/{method}/seed{seed}/metrics.json",
+        samples="results/toy2d/{method}/seed{seed}/samples.json",
+    params:
+        overrides=shlex.join(TOY2D),
+    log:
+        "results/toy2d/{method}/seed{seed}/run.log",
+    threads: 1
+    shell:
+        "OMP_NUM_THREADS=1 {PYTHON} -m phased_dmd.toy.toy2d {params.overrides} stage=distill "
+        "distill.method={wildcards.method} seed={wildcards.seed} init={input.init} "
+        "out_dir=results/toy2d/{wildcards.method}/seed{wildcards.seed} > {log} 2>&1"
+
+
+rule toy2d_report:
+    input:
+        expand("results/toy2d/{method}/seed{seed}/metrics.json", method=PARAMS.toy2d.methods, seed=PARAMS.toy2d.seeds),
+        expand("results/toy2d/pretrained/seed{seed}/baselines.json", seed=PARAMS.toy2d.seeds),
+    output:
+        md="reports/toy2d.md",
+        json="reports/toy2d.json",
+        png="reports/toy2d.png",
+    params:
+        toy2d=config["toy2d"],
+    shell:
+        "{PYTHON} -m phased_dmd.reports.toy2d --params params.yaml --results results/toy2d --out reports/toy2d"

@@ -24,10 +24,11 @@ def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedP
     return proc
 
 
-def edit_params(repo: Path, **figure2) -> None:
+def edit_params(repo: Path, section: str = "figure2", **knobs) -> None:
+    """Set params.yaml knobs of one section; nested keys are joined by a double underscore."""
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    for dotted, value in figure2.items():
-        node = params["figure2"]
+    for dotted, value in knobs.items():
+        node = params[section]
         *parents, last = dotted.split("__")
         for key in parents:
             node = node[key]
@@ -46,14 +47,16 @@ def repo(tmp_path: Path) -> Path:
             shutil.copy2(ROOT / name, dest / name)
     (dest / "reports").mkdir(exist_ok=True)
     edit_params(dest, seeds=[0, 1], train__iterations=40, train__batch_size=128)  # tiny: a few seconds
+    edit_params(dest, "toy2d", seeds=[0, 1], pretrain_iterations=30, distill__iterations=4, distill__ttur=1,
+                distill__batch_size=64)
     run(["git", "init", "-q"], dest)
     run(["git", "add", "-A"], dest)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"], dest)
     return dest
 
 
-def dry_run_jobs(repo: Path) -> list[str]:
-    out = run(["snakemake", "reports/figure2.md", "-n", "--cores", "1"], repo).stdout
+def dry_run_jobs(repo: Path, target: str = "reports/figure2.md") -> list[str]:
+    out = run(["snakemake", target, "-n", "--cores", "1"], repo).stdout
     return sorted(line[len("rule "):].rstrip(":") for line in out.splitlines() if line.startswith("rule "))
 
 
@@ -82,6 +85,18 @@ def test_snakemake_and_dvc_make_figure2_and_rerun_it_on_an_edit(repo: Path):
 
     edit_params(repo, s=0.6)
     assert "figure2" in run(["dvc", "status"], repo).stdout
+
+
+def test_toy2d_report_and_a_distill_knob_reruns_only_the_distillations(repo: Path):
+    run(["snakemake", "reports/toy2d.md", "--cores", "2"], repo)
+    data = json.loads((repo / "reports/toy2d.json").read_text())
+    assert set(data["rows"]) == {"teacher", "pretrained_1_step", "pretrained_4_step", "dmd", "sgts", "phased"}
+    assert data["rows"]["phased"]["sliced_w1"]["n"] == 2
+    assert (repo / "results/toy2d/phased/seed0/losses_phase2.csv").exists()  # one loss log per phase
+    assert dry_run_jobs(repo, "reports/toy2d.md") == []
+
+    edit_params(repo, "toy2d", distill__lr_fake=0.0005)
+    assert dry_run_jobs(repo, "reports/toy2d.md") == ["toy2d_distill"] * 6 + ["toy2d_report"]
 
 
 @pytest.mark.parametrize(

@@ -13,11 +13,13 @@ import yaml
 
 from phased_dmd.config import ConfigError, build
 from phased_dmd.toy.figure2_config import Figure2Params
+from phased_dmd.toy.toy2d_config import Toy2dParams
 
 
 @dataclass
 class Params:
     figure2: Figure2Params = field(default_factory=Figure2Params)
+    toy2d: Toy2dParams = field(default_factory=Toy2dParams)
 
 
 def load_params(data: dict | str | Path, where: str = "params.yaml") -> Params:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from omegaconf import OmegaConf  # noqa: E402
 from phased_dmd.config import ConfigError, section_overrides  # noqa: E402
 from phased_dmd.io import atomic_write, write_json, write_text  # noqa: E402
 from phased_dmd.params import load_params  # noqa: E402
+from phased_dmd.reports.common import fmt, git_revision  # noqa: E402
 from phased_dmd.runs import compose_run_config  # noqa: E402
 from phased_dmd.stats import summary  # noqa: E402
 from phased_dmd.toy.figure2 import evaluate  # noqa: E402
@@ -33,19 +33,6 @@ PANEL_TITLES = {"full": "(a) full interval, from x_0", "subinterval": "(b) subin
                 "naive": "(c) subinterval, naive target"}
 # The paper's thresholds for "reproduced" (issue 2): subinterval within 1.25x of full; naive >= 3x worse.
 SUBINTERVAL_MAX_RATIO, NAIVE_MIN_RATIO = 1.25, 3.0
-
-
-def git_revision() -> str:
-    """The commit the inputs came from, marked when code, configs or params differ from it."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout.strip()
-
-    try:
-        rev = git("rev-parse", "--short", "HEAD")
-        changed = git("status", "--porcelain", "--", "src", "configs", "Snakefile", "params.yaml", "envs")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{rev} with local changes" if changed else rev
 
 
 def collect(results: Path, objectives: list[str], seeds: list[int]) -> dict[str, list[dict]]:
@@ -68,11 +55,6 @@ def claims(table: dict) -> dict[str, dict]:
         out["naive_is_biased"] = {"held": all(r >= NAIVE_MIN_RATIO for r in ratios.values()),
                                   "ratios": ratios, "threshold": f">= {NAIVE_MIN_RATIO}x"}
     return out
-
-
-def fmt(cell: dict) -> str:
-    lo, hi = cell["ci95"]
-    return f"{cell['mean']:.4f} [{lo:.4f}, {hi:.4f}]"
 
 
 def markdown(data: dict, seeds: list[int], s: float) -> str:

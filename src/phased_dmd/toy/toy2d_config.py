@@ -1,0 +1,79 @@
+"""Toy 2-D distillation check: params.yaml's `toy2d` section and one run's config (torch-free)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from omegaconf import MISSING
+
+from phased_dmd import config as C
+from phased_dmd.choices import METHODS
+from phased_dmd.distill_config import DistillConfig
+
+
+@dataclass
+class RingConfig:
+    """Equal Gaussians at evenly spaced angles on a circle."""
+
+    modes: int = MISSING
+    radius: float = MISSING
+    std: float = MISSING
+
+    def check(self):
+        for key in ("modes", "radius", "std"):
+            yield from C.positive(key, getattr(self, key))
+
+    def means(self) -> list[list[float]]:
+        angles = [2 * math.pi * k / self.modes for k in range(self.modes)]
+        return [[self.radius * math.cos(a), self.radius * math.sin(a)] for a in angles]
+
+
+@dataclass
+class Toy2dParams:
+    """params.yaml, section `toy2d`."""
+
+    ring: RingConfig = field(default_factory=RingConfig)
+    methods: list[str] = MISSING
+    seeds: list[int] = MISSING
+    pretrain_iterations: int = MISSING  # flow matching of the network that initialises generator and fake
+    distill: DistillConfig = field(default_factory=DistillConfig)  # shared; `method` is set per run
+
+    def check(self):
+        yield from C.non_empty_unique("methods", self.methods)
+        for i, method in enumerate(self.methods):
+            yield from C.choice(f"methods[{i}]", method, METHODS)
+        yield from C.non_empty_unique("seeds", self.seeds)
+        yield from C.positive("pretrain_iterations", self.pretrain_iterations)
+
+
+@dataclass
+class Toy2dNetConfig:
+    hidden: int = 128
+    layers: int = 3
+
+
+@dataclass
+class Toy2dEvalConfig:
+    samples: int = 20_000
+    seed: int = 1234
+
+
+@dataclass
+class Toy2dRunConfig:
+    """One distillation of the 2-D ring by one method and seed (configs/toy2d.yaml + overrides)."""
+
+    stage: str = MISSING  # pretrain (the network every model starts from) | distill
+    seed: int = MISSING
+    out_dir: str = MISSING
+    init: str = ""  # distill: weights of the pretrained network (safetensors) that every model starts from
+    ring: RingConfig = field(default_factory=RingConfig)
+    pretrain_iterations: int = MISSING
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    net: Toy2dNetConfig = field(default_factory=Toy2dNetConfig)
+    eval: Toy2dEvalConfig = field(default_factory=Toy2dEvalConfig)
+
+    def check(self):
+        yield from C.choice("stage", self.stage, ("pretrain", "distill"))
+        if self.stage == "distill" and not self.init:
+            yield "init", "the path of the pretrained weights", self.init
