@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from phased_dmd.config import ConfigError
+from phased_dmd.io import atomic_write
 
 
 def git_revision() -> str:
@@ -21,3 +30,32 @@ def git_revision() -> str:
 def fmt(cell: dict) -> str:
     lo, hi = cell["ci95"]
     return f"{cell['mean']:.4f} [{lo:.4f}, {hi:.4f}]"
+
+
+def save_figure(fig, path: Path) -> None:
+    """Write a matplotlib figure as PNG, atomically, and free it."""
+    import matplotlib.pyplot as plt
+
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+    plt.close(fig)
+
+
+def report_main(name: str, doc: str, write: Callable[[Any, Path, Path], None], argv: list[str] | None) -> int:
+    """`python -m phased_dmd.reports.<name>`: validate params.yaml's section, then write(section, results, out)."""
+    from phased_dmd.params import load_params
+
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--params", default="params.yaml", help="the workflow's params.yaml")
+    ap.add_argument("--results", default=f"results/{name}", help="folder of the runs this report reads")
+    ap.add_argument("--out", default=f"reports/{name}", help="output stem: writes .md, .json and .png")
+    args = ap.parse_args(argv)
+    start = time.time()
+    try:
+        section = getattr(load_params(args.params), name)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    write(section, Path(args.results), out)
+    print(f"{name} report: {out.with_suffix('.md')} (+ .json, .png) in {time.time() - start:.1f} s")
+    return 0

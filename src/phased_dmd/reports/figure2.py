@@ -5,10 +5,8 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import matplotlib
@@ -19,10 +17,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from phased_dmd.config import ConfigError, section_overrides  # noqa: E402
-from phased_dmd.io import atomic_write, write_json, write_text  # noqa: E402
-from phased_dmd.params import load_params  # noqa: E402
-from phased_dmd.reports.common import fmt, git_revision  # noqa: E402
+from phased_dmd.config import section_overrides  # noqa: E402
+from phased_dmd.io import write_json, write_text  # noqa: E402
+from phased_dmd.reports.common import fmt, git_revision, report_main, save_figure  # noqa: E402
 from phased_dmd.runs import compose_run_config  # noqa: E402
 from phased_dmd.stats import summary  # noqa: E402
 from phased_dmd.toy.figure2 import evaluate  # noqa: E402
@@ -113,23 +110,10 @@ def plot(path: Path, params, results: Path, objectives: list[str], seed: int, ex
         ax.set_xlabel("t")
     np.atleast_1d(axes)[0].set_ylabel("x")
     fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
-    plt.close(fig)
+    save_figure(fig, path)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--params", default="params.yaml", help="the workflow's params.yaml")
-    ap.add_argument("--results", default="results/figure2", help="folder of the runs (<objective>/seed<n>/)")
-    ap.add_argument("--out", default="reports/figure2", help="output stem: writes .md, .json and .png")
-    args = ap.parse_args(argv)
-    start = time.time()
-    try:
-        params = load_params(args.params).figure2
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    results, out = Path(args.results), Path(args.out)
+def write_report(params, results: Path, out: Path) -> None:
     runs = collect(results, params.objectives, params.seeds)
     table = {o: {m: summary([r[m] for r in rs]) for m in METRICS} for o, rs in runs.items()}
     # the exact field through the same evaluation: its W1 is the measurement's sampling floor
@@ -149,8 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     plot(out.with_suffix(".png"), params, results, params.objectives, params.seeds[0], exact)
     write_json(out.with_suffix(".json"), data)
     write_text(out.with_suffix(".md"), markdown(data, params.seeds, params.s))
-    print(f"figure2 report: {out.with_suffix('.md')} (+ .json, .png) in {time.time() - start:.1f} s")
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return report_main("figure2", __doc__, write_report, argv)
 
 
 if __name__ == "__main__":

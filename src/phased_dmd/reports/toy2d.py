@@ -5,10 +5,8 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import matplotlib
@@ -18,10 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from phased_dmd.config import ConfigError  # noqa: E402
-from phased_dmd.io import atomic_write, write_json, write_text  # noqa: E402
-from phased_dmd.params import load_params  # noqa: E402
-from phased_dmd.reports.common import fmt, git_revision  # noqa: E402
+from phased_dmd.io import write_json, write_text  # noqa: E402
+from phased_dmd.reports.common import fmt, git_revision, report_main, save_figure  # noqa: E402
 from phased_dmd.stats import summary  # noqa: E402
 
 METRICS = {"sliced_w1": "sliced W1 to exact samples (lower is better)",
@@ -101,23 +97,10 @@ def plot(path: Path, params, results: Path) -> None:
         ax.set_ylim(-lim, lim)
         ax.set_aspect("equal")
     fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
-    plt.close(fig)
+    save_figure(fig, path)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--params", default="params.yaml", help="the workflow's params.yaml")
-    ap.add_argument("--results", default="results/toy2d", help="folder of the runs (<method>/seed<n>/, pretrained/)")
-    ap.add_argument("--out", default="reports/toy2d", help="output stem: writes .md, .json and .png")
-    args = ap.parse_args(argv)
-    start = time.time()
-    try:
-        params = load_params(args.params).toy2d
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    results, out = Path(args.results), Path(args.out)
+def write_report(params, results: Path, out: Path) -> None:
     baselines = [json.loads((results / "pretrained" / f"seed{s}" / "baselines.json").read_text()) for s in params.seeds]
     runs = {m: [json.loads((results / m / f"seed{s}" / "metrics.json").read_text()) for s in params.seeds]
             for m in params.methods}
@@ -138,8 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     plot(out.with_suffix(".png"), params, results)
     write_json(out.with_suffix(".json"), data)
     write_text(out.with_suffix(".md"), markdown(data, params))
-    print(f"toy2d report: {out.with_suffix('.md')} (+ .json, .png) in {time.time() - start:.1f} s")
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return report_main("toy2d", __doc__, write_report, argv)
 
 
 if __name__ == "__main__":
