@@ -113,29 +113,29 @@ def _distance(experts, c, seed=5):
 
 
 @pytest.mark.parametrize("method", ["dmd", "phased"])
-def test_distillation_moves_the_generator_toward_the_exact_distribution(method):
+def test_distillation_moves_the_generator_toward_the_exact_distribution(method, tmp_path):
     """From a randomly initialised network, a short distillation against the exact teacher
     must bring the generator's samples much closer to the data (sliced W1)."""
     torch.manual_seed(0)
     c = cfg(method=method, iterations=150, lr_generator=1e-3, lr_fake=1e-3)
     init = ToyVelocityNet(2, 64, 2)
-    gen = torch.Generator().manual_seed(1)
     experts = []
     before = _distance([IgnoringCond(copy.deepcopy(init)) for _ in plan_phases(c)], c)
     for p in range(len(plan_phases(c))):
         experts.append(IgnoringCond(copy.deepcopy(init)))
         models = PhaseModels(_teacher, experts, IgnoringCond(copy.deepcopy(init)))
-        history = train_phase(models, c, lambda n: (torch.randn(n, 2, generator=gen), None), seed=p)
+        history = train_phase(models, c, lambda n, g: (torch.randn(n, 2, generator=g), None), tmp_path / f"p{p}",
+                              seed=p)
         assert len(history) == c.iterations
         experts[-1].requires_grad_(False)
     after = _distance(experts, c)
     assert after < 0.5 * before, (before, after)
 
 
-def test_a_non_finite_loss_stops_the_phase():
+def test_a_non_finite_loss_stops_the_phase(tmp_path):
     c = cfg(method="dmd", iterations=5)
     net = IgnoringCond(ToyVelocityNet(2, 16, 1))
     bad_teacher = lambda x, t, cond: torch.full_like(x, float("nan"))  # noqa: E731
     models = PhaseModels(bad_teacher, [net], IgnoringCond(ToyVelocityNet(2, 16, 1)))
     with pytest.raises(NonFiniteLoss, match="generator loss is nan at iteration 1"):
-        train_phase(models, c, lambda n: (torch.randn(n, 2), None))
+        train_phase(models, c, lambda n, g: (torch.randn(n, 2), None), tmp_path)

@@ -92,7 +92,8 @@ def test_toy2d_report_and_a_distill_knob_reruns_only_the_distillations(repo: Pat
     data = json.loads((repo / "reports/toy2d.json").read_text())
     assert set(data["rows"]) == {"teacher", "pretrained_1_step", "pretrained_4_step", "dmd", "sgts", "phased"}
     assert data["rows"]["phased"]["sliced_w1"]["n"] == 2
-    assert (repo / "results/toy2d/phased/seed0/losses_phase2.csv").exists()  # one loss log per phase
+    for log in ("losses.csv", "losses.png"):  # one loss log and plot per phase
+        assert (repo / "results/toy2d/phased/seed0/phase2" / log).exists()
     assert dry_run_jobs(repo, "reports/toy2d.md") == []
 
     edit_params(repo, "toy2d", distill__lr_fake=0.0005)

@@ -22,10 +22,12 @@ import torch
 from torch import Tensor, nn
 from tqdm import trange
 
+from phased_dmd.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from phased_dmd.critic import critic_loss
 from phased_dmd.distill_config import DistillConfig
 from phased_dmd.dmd import dmd_generator_loss
 from phased_dmd.grids import Phase, split_phases, step_grid
+from phased_dmd.io import atomic_write
 from phased_dmd.rollout import euler_step, rollout, sample_exit_step, truncated_rollout
 from phased_dmd.schedule import renoise, sample_timesteps, x0_from_velocity
 
@@ -94,9 +96,14 @@ class NonFiniteLoss(RuntimeError):
     """A loss became NaN or inf: the phase stops, the last good checkpoint is kept."""
 
 
-def train_phase(models: PhaseModels, cfg: DistillConfig, sample_batch: Callable[[int], tuple[Tensor, Any]],
-                log_path: Path | None = None, seed: int = 0, desc: str = "distill") -> list[dict]:
-    """Distil phase p = len(models.experts) - 1. `sample_batch(n)` gives (noise at t = 1, cond)."""
+def train_phase(models: PhaseModels, cfg: DistillConfig, sample_batch: Callable[[int, torch.Generator], tuple],
+                run_dir: Path, seed: int = 0, desc: str = "distill") -> list[dict]:
+    """Distil phase p = len(models.experts) - 1 and return its loss history.
+
+    `sample_batch(n, generator)` gives (noise at t = 1, cond). Every cfg.checkpoint_every iterations
+    the phase saves a checkpoint under run_dir/checkpoints and, when one is there, resumes from it
+    with the same weights, optimiser states and random stream as if it had never stopped.
+    """
     phases = plan_phases(cfg)
     p = len(models.experts) - 1
     phase, expert, fake = phases[p], models.experts[-1], models.fake
@@ -105,14 +112,23 @@ def train_phase(models: PhaseModels, cfg: DistillConfig, sample_batch: Callable[
     betas = (cfg.beta1, cfg.beta2)
     opt_g = torch.optim.AdamW(expert.parameters(), cfg.lr_generator, betas, weight_decay=cfg.weight_decay)
     opt_f = torch.optim.AdamW(fake.parameters(), cfg.lr_fake, betas, weight_decay=cfg.weight_decay)
-    history = []
+    weights = {"expert": expert, "fake": fake}
+    start, history = 0, []
+    if (found := latest_checkpoint(run_dir / "checkpoints")) is not None:
+        state = load_checkpoint(found, weights)
+        opt_g.load_state_dict(state["opt_generator"])
+        opt_f.load_state_dict(state["opt_fake"])
+        gen.set_state(state["generator"])
+        start, history = state["iteration"], state["history"]
+        print(f"{desc}: resuming phase {p + 1} at iteration {start} from {found}")
 
     def phase_input(n: int) -> tuple[Tensor, Any]:
-        noise, cond = sample_batch(n)
+        noise, cond = sample_batch(n, gen)
         with torch.no_grad():
             return (run_experts(models.experts[:-1], phases[:p], noise, cond, cfg, gen) if p else noise), cond
 
-    bar = trange(cfg.iterations, desc=f"{desc} phase {p + 1}/{len(phases)}", mininterval=1.0)
+    bar = trange(start, cfg.iterations, initial=start, total=cfg.iterations,
+                 desc=f"{desc} phase {p + 1}/{len(phases)}", mininterval=1.0)
     for it in bar:
         for _ in range(cfg.ttur):  # fake model: score of the current x_{s_p} distribution
             x_in, cond = phase_input(cfg.batch_size)
@@ -135,8 +151,11 @@ def train_phase(models: PhaseModels, cfg: DistillConfig, sample_batch: Callable[
 
         history.append({"iteration": it + 1, "generator_loss": loss_g.item(), "fake_loss": loss_f.item()})
         bar.set_postfix(g=f"{loss_g.item():.3g}", fake=f"{loss_f.item():.3g}", refresh=False)
-    if log_path is not None:
-        write_history(log_path, history)
+        if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == cfg.iterations:
+            save_checkpoint(run_dir / "checkpoints", it + 1, weights, {
+                "iteration": it + 1, "history": history, "generator": gen.get_state(),
+                "opt_generator": opt_g.state_dict(), "opt_fake": opt_f.state_dict()})
+    write_history(run_dir, history)
     return history
 
 
@@ -149,9 +168,25 @@ def _step(opt: torch.optim.Optimizer, loss: Tensor, module: nn.Module, clip: flo
     opt.step()
 
 
-def write_history(path: Path, history: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
+def write_history(run_dir: Path, history: list[dict]) -> None:
+    """losses.csv and losses.png in run_dir: the phase's generator and fake losses per iteration."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / "losses.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(history[0]))
         writer.writeheader()
         writer.writerows(history)
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3), dpi=80)
+    its = [h["iteration"] for h in history]
+    for ax, key in zip(axes, ("generator_loss", "fake_loss")):
+        ax.plot(its, [h[key] for h in history], lw=0.8)
+        ax.set_title(key.replace("_", " "), fontsize=9)
+        ax.set_xlabel("iteration")
+        ax.set_yscale("log")
+    fig.tight_layout()
+    atomic_write(run_dir / "losses.png", lambda tmp: fig.savefig(tmp, format="png"))
+    plt.close(fig)

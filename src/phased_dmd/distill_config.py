@@ -32,13 +32,15 @@ class DistillConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     max_weight: float = 100.0  # clamp of 1 / s_{t|s}^2 in the critic loss
+    checkpoint_every: int = 100  # iterations between checkpoints (resume after a kill or a requeue)
 
     def check(self):
         yield from C.choice("method", self.method, METHODS)
         yield from C.choice("step_rule", self.step_rule, STEP_RULES)
         yield from C.choice("interval", self.interval, INTERVALS)
         yield from C.choice("critic", self.critic, CRITIC_OBJECTIVES)
-        for key in ("num_steps", "num_phases", "iterations", "ttur", "batch_size", "lr_generator", "lr_fake"):
+        for key in ("num_steps", "num_phases", "iterations", "ttur", "batch_size", "lr_generator", "lr_fake",
+                    "checkpoint_every"):
             yield from C.positive(key, getattr(self, key))
         if self.method == "phased" and self.num_steps % self.num_phases:
             yield "num_phases", f"a divisor of num_steps = {self.num_steps}", self.num_phases

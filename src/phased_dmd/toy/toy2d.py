@@ -98,18 +98,21 @@ def distill(cfg: Toy2dRunConfig, mixture: GaussianMixture, out: Path) -> list[to
     init = ToyVelocityNet(2, cfg.net.hidden, cfg.net.layers)
     init.load_state_dict(load_file(cfg.init))
     teacher = lambda x, t, cond: mixture.velocity(x.double(), t.double()).to(x.dtype)  # noqa: E731
-    batch_gen = torch.Generator().manual_seed(10_000 + cfg.seed)
-    sample_batch = lambda n: (torch.randn(n, 2, generator=batch_gen), None)  # noqa: E731
+    sample_batch = lambda n, gen: (torch.randn(n, 2, generator=gen), None)  # noqa: E731
     experts = []
     for p in range(len(plan_phases(cfg.distill))):
         for expert in experts:
             expert.requires_grad_(False)
         experts.append(copy.deepcopy(init).train())
+        done = out / f"expert{p + 1}.safetensors"
+        if done.exists():  # finished before an interruption
+            experts[-1].load_state_dict(load_file(done))
+            continue
         wrapped = [IgnoringCond(e) for e in experts]
         models = PhaseModels(teacher=teacher, experts=wrapped, fake=IgnoringCond(copy.deepcopy(init).train()))
-        train_phase(models, cfg.distill, sample_batch, out / f"losses_phase{p + 1}.csv", seed=cfg.seed + 100 * p,
+        train_phase(models, cfg.distill, sample_batch, out / f"phase{p + 1}", seed=cfg.seed + 100 * p,
                     desc=f"toy2d {cfg.distill.method} seed {cfg.seed}")
-        save_weights(out / f"expert{p + 1}.safetensors", experts[-1])
+        save_weights(done, experts[-1])
     return experts
 
 

@@ -1,0 +1,50 @@
+"""Checkpoints for resume: model weights as safetensors, training state (optimisers, random
+generator, iteration, loss history) separately, in one folder per iteration written atomically.
+
+A checkpoint folder is filled under a temporary name and renamed into place, so a run killed at any
+moment leaves either the previous checkpoint or the new one, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from phased_dmd.io import save_weights
+
+PREFIX = "iter-"
+
+
+def save_checkpoint(root: Path, iteration: int, modules: dict[str, nn.Module], state: dict) -> Path:
+    """Write root/iter-NNNNNN/{<name>.safetensors, state.pt}; remove older checkpoints."""
+    root.mkdir(parents=True, exist_ok=True)
+    for stale in root.glob(".tmp-*"):  # left by a run killed while writing
+        shutil.rmtree(stale)
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
+    for name, module in modules.items():
+        save_weights(tmp / f"{name}.safetensors", module)
+    torch.save(state, tmp / "state.pt")
+    final = root / f"{PREFIX}{iteration:07d}"
+    os.replace(tmp, final)
+    for old in root.glob(f"{PREFIX}*"):
+        if old != final:
+            shutil.rmtree(old)
+    return final
+
+
+def latest_checkpoint(root: Path) -> Path | None:
+    found = sorted(root.glob(f"{PREFIX}*")) if root.exists() else []
+    return found[-1] if found else None
+
+
+def load_checkpoint(path: Path, modules: dict[str, nn.Module]) -> dict:
+    """Load weights into `modules` and return the training state (never unpickles arbitrary objects)."""
+    for name, module in modules.items():
+        module.load_state_dict(load_file(str(path / f"{name}.safetensors")))
+    return torch.load(path / "state.pt", weights_only=True)
