@@ -7,6 +7,7 @@ import sys
 
 from phased_dmd.choices import METHODS
 from phased_dmd.config import ConfigError, section_overrides
+from phased_dmd.data.fashion_mnist import FILES as FASHION_MNIST_FILES
 from phased_dmd.params import load_params
 from phased_dmd.toy.figure2_config import OBJECTIVES as FIGURE2_OBJECTIVES
 
@@ -30,6 +31,20 @@ rule all:
     input:
         "reports/figure2.md",
         "reports/toy2d.md",
+
+
+# ---- Embedded data: Fashion-MNIST from Debian's package (or the folder in params.yaml data.fashion_mnist)
+
+FASHION_MNIST = expand("data/fashion-mnist/{name}", name=FASHION_MNIST_FILES.values())
+
+
+rule fashion_mnist:
+    output:
+        FASHION_MNIST,
+    params:
+        source=f"--source {shlex.quote(PARAMS.data.fashion_mnist)}" if PARAMS.data.fashion_mnist else "",
+    shell:
+        "{PYTHON} -m phased_dmd.data.fashion_mnist --dest data/fashion-mnist {params.source}"
 
 
 # ---- Figure 2: full vs subinterval vs naive critic objective on a 1-D mixture (analytic scale)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import yaml
+from omegaconf import MISSING
 
 from phased_dmd.config import ConfigError, build
 from phased_dmd.toy.figure2_config import Figure2Params
@@ -17,7 +19,20 @@ from phased_dmd.toy.toy2d_config import Toy2dParams
 
 
 @dataclass
+class DataParams:
+    """params.yaml, section `data`: where the embedded data set comes from."""
+
+    fashion_mnist: Optional[str] = MISSING  # a folder with the idx files; null: apt-get download (Debian)
+    resolution: int = MISSING  # side of the square images at embedded scale
+
+    def check(self):
+        if self.resolution not in (4, 8, 16, 32):
+            yield "resolution", "one of 4, 8, 16, 32 (a divisor of the padded 32 pixels)", self.resolution
+
+
+@dataclass
 class Params:
+    data: DataParams = field(default_factory=DataParams)
     figure2: Figure2Params = field(default_factory=Figure2Params)
     toy2d: Toy2dParams = field(default_factory=Toy2dParams)
 
