@@ -1,0 +1,33 @@
+"""A tiny text encoder for the embedded scale: learned token embeddings per prompt.
+
+It stands in for UMT5 (Wan) or Qwen2.5-VL (Qwen-Image): prompt i (a Fashion-MNIST class name) maps
+to `tokens` learned vectors of size `dim`; the extra last index is the empty prompt, used for
+condition dropout in training and as the unconditional branch of classifier-free guidance. A
+diffusers ModelMixin, so it is saved and loaded with save_pretrained / from_pretrained.
+"""
+
+from __future__ import annotations
+
+import torch
+from diffusers import ConfigMixin, ModelMixin
+from diffusers.configuration_utils import register_to_config
+from torch import Tensor, nn
+
+
+class TinyTextEncoder(ModelMixin, ConfigMixin):
+    @register_to_config
+    def __init__(self, num_prompts: int = 10, tokens: int = 4, dim: int = 32):
+        super().__init__()
+        self.embed = nn.Embedding(num_prompts + 1, tokens * dim)
+        nn.init.normal_(self.embed.weight, std=0.5)
+
+    @property
+    def empty_prompt(self) -> int:
+        return self.config.num_prompts
+
+    def forward(self, prompt_ids: Tensor) -> Tensor:
+        """(B,) prompt indices (num_prompts = empty) -> (B, tokens, dim) text states."""
+        return self.embed(prompt_ids).view(len(prompt_ids), self.config.tokens, self.config.dim)
+
+    def empty_like(self, prompt_ids: Tensor) -> Tensor:
+        return torch.full_like(prompt_ids, self.empty_prompt)
