@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from tqdm import trange
 
 from phased_dmd.critic import critic_loss
@@ -32,11 +32,20 @@ class TeacherTrainConfig:
     seed: int = 0
 
 
+def ema_decay(decay: float, updates: int) -> float:
+    """EMA decay warmed up as min(decay, (1 + n) / (10 + n)): early weights fade out quickly.
+
+    With a fixed 0.999 over 1,300 steps the initial weights would keep 0.999^1300 = 27% of the average.
+    """
+    return min(decay, (1 + updates) / (10 + updates))
+
+
 def train_teacher(model: FlowModel, images: Tensor, labels: Tensor, cfg: TeacherTrainConfig) -> FlowModel:
     """Fit `model` to (images (N, C, H, W) in [-1, 1], labels (N,)); returns the EMA of its weights."""
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema))
+    ema = AveragedModel(model, avg_fn=lambda avg, cur, n: ema_decay(cfg.ema, int(n)) * avg
+                        + (1 - ema_decay(cfg.ema, int(n))) * cur)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda it: min(1.0, (it + 1) / cfg.warmup))
     model.train()
