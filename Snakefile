@@ -2,10 +2,11 @@
 #   snakemake reports/figure2.md --cores 2        (embedded/analytic scale, on a laptop)
 # params.yaml holds the knobs (validated here, before any job starts); configs/ the Hydra defaults.
 
+import re
 import shlex
 import sys
 
-from phased_dmd.choices import METHODS
+from phased_dmd.choices import METHODS, TEACHER_KINDS
 from phased_dmd.config import ConfigError, section_overrides
 from phased_dmd.data.fashion_mnist import FILES as FASHION_MNIST_FILES
 from phased_dmd.params import load_params
@@ -24,6 +25,7 @@ PYTHON = shlex.quote(sys.executable)
 wildcard_constraints:
     objective="|".join(FIGURE2_OBJECTIVES),
     method="|".join(METHODS),
+    teacher="|".join(re.escape(k) for k in TEACHER_KINDS),
     seed=r"\d+",
 
 
@@ -31,6 +33,7 @@ rule all:
     input:
         "reports/figure2.md",
         "reports/toy2d.md",
+        expand("reports/teacher_{teacher}.png", teacher=PARAMS.teachers.names),
 
 
 # ---- Embedded data: Fashion-MNIST from Debian's package (or the folder in params.yaml data.fashion_mnist)
@@ -45,6 +48,26 @@ rule fashion_mnist:
         source=f"--source {shlex.quote(PARAMS.data.fashion_mnist)}" if PARAMS.data.fashion_mnist else "",
     shell:
         "{PYTHON} -m phased_dmd.data.fashion_mnist --dest data/fashion-mnist {params.source}"
+
+
+# ---- Teachers: trained at embedded scale (downloaded at paper scale: to come)
+
+
+rule teacher:
+    input:
+        FASHION_MNIST,
+    output:
+        spec="results/teachers/{teacher}/teacher.json",
+        grid="reports/teacher_{teacher}.png",
+    params:
+        overrides=shlex.join(section_overrides(PARAMS.teachers, ("names",))),
+    log:
+        "results/teachers/{teacher}/train.log",
+    threads: 1
+    shell:
+        "OMP_NUM_THREADS=1 {PYTHON} -m phased_dmd.teachers.train {params.overrides} kind={wildcards.teacher} "
+        "resolution={PARAMS.data.resolution} out_dir=results/teachers/{wildcards.teacher} "
+        "data_dir=data/fashion-mnist grid={output.grid} > {log} 2>&1"
 
 
 # ---- Figure 2: full vs subinterval vs naive critic objective on a 1-D mixture (analytic scale)

@@ -49,6 +49,7 @@ def repo(tmp_path: Path) -> Path:
     edit_params(dest, seeds=[0, 1], train__iterations=40, train__batch_size=128)  # tiny: a few seconds
     edit_params(dest, "toy2d", seeds=[0, 1], pretrain_iterations=30, distill__iterations=4, distill__ttur=1,
                 distill__batch_size=64)
+    edit_params(dest, "teachers", train__iterations=5, train__batch_size=16)
     run(["git", "init", "-q"], dest)
     run(["git", "add", "-A"], dest)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"], dest)
@@ -98,6 +99,16 @@ def test_toy2d_report_and_a_distill_knob_reruns_only_the_distillations(repo: Pat
 
     edit_params(repo, "toy2d", distill__lr_fake=0.0005)
     assert dry_run_jobs(repo, "reports/toy2d.md") == ["toy2d_distill"] * 6 + ["toy2d_report"]
+
+
+def test_data_and_teacher_rules_make_a_loadable_teacher_and_its_grid(repo: Path):
+    from phased_dmd.teachers.flow_model import load_teacher
+
+    run(["snakemake", "reports/teacher_wan2.1.png", "--cores", "2"], repo)
+    assert (repo / "reports/teacher_wan2.1.png").stat().st_size > 10_000
+    teacher = load_teacher(repo / "results/teachers/wan2.1")
+    assert teacher.info.prompts[0] == "T-shirt/top" and teacher.info.resolution == 16
+    assert (repo / "results/teachers/wan2.1/config.yaml").exists()  # the resolved run config
 
 
 @pytest.mark.parametrize(

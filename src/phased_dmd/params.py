@@ -14,6 +14,7 @@ import yaml
 from omegaconf import MISSING
 
 from phased_dmd.config import ConfigError, build
+from phased_dmd.teachers.config import TeachersParams
 from phased_dmd.toy.figure2_config import Figure2Params
 from phased_dmd.toy.toy2d_config import Toy2dParams
 
@@ -33,6 +34,7 @@ class DataParams:
 @dataclass
 class Params:
     data: DataParams = field(default_factory=DataParams)
+    teachers: TeachersParams = field(default_factory=TeachersParams)
     figure2: Figure2Params = field(default_factory=Figure2Params)
     toy2d: Toy2dParams = field(default_factory=Toy2dParams)
 

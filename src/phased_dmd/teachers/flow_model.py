@@ -15,10 +15,9 @@ import torch
 from diffusers import WanTransformer3DModel
 from torch import Tensor, nn
 
+from phased_dmd.choices import TEACHER_KINDS
 from phased_dmd.guidance import guide
 from phased_dmd.teachers.text import TinyTextEncoder
-
-KINDS: tuple[str, ...] = ("wan2.1",)
 
 
 @dataclass
@@ -78,8 +77,8 @@ def load_teacher(folder: Path) -> FlowModel:
         raise FileNotFoundError(f"{spec} not found: a teacher folder holds teacher.json, transformer/ and "
                                 "text_encoder/ (written by the teacher rule)")
     info = TeacherInfo(**json.loads(spec.read_text()))
-    if info.kind not in KINDS:
-        raise ValueError(f"{spec}: unknown teacher kind {info.kind!r}; expected one of {KINDS}")
+    if info.kind not in TEACHER_KINDS:
+        raise ValueError(f"{spec}: unknown teacher kind {info.kind!r}; expected one of {TEACHER_KINDS}")
     transformer = WanTransformer3DModel.from_pretrained(folder / "transformer")
     text_encoder = TinyTextEncoder.from_pretrained(folder / "text_encoder")
     return FlowModel(info, transformer, text_encoder).eval()

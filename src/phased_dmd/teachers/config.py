@@ -1,0 +1,71 @@
+"""Teacher settings: params.yaml's `teachers` section and one teacher run (torch-free, for the DAG)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from omegaconf import MISSING
+
+from phased_dmd import config as C
+from phased_dmd.choices import CFG_FORMS, TEACHER_KINDS
+
+
+@dataclass
+class TeacherTrainConfig:
+    iterations: int = 1300  # about 3 minutes on one core for the default tiny Wan at 16x16
+    batch_size: int = 128
+    lr: float = 1.5e-3
+    warmup: int = 100
+    ema: float = 0.999
+    cond_dropout: float = 0.1
+    grad_clip: float = 1.0
+    seed: int = 0
+
+    def check(self):
+        for key in ("iterations", "batch_size", "lr", "warmup"):
+            yield from C.positive(key, getattr(self, key))
+        yield from C.open_unit("ema", self.ema)
+
+
+@dataclass
+class TeacherSampleConfig:
+    """The sample grid: `per_prompt` samples of every prompt, `steps` Euler steps with CFG."""
+
+    steps: int = 40
+    cfg_scale: float = 4.0
+    cfg_form: str = "standard"
+    per_prompt: int = 8
+    seed: int = 0
+
+    def check(self):
+        yield from C.choice("cfg_form", self.cfg_form, CFG_FORMS)
+        yield from C.positive("steps", self.steps)
+
+
+@dataclass
+class TeachersParams:
+    """params.yaml, section `teachers`: which embedded teachers to train, and how."""
+
+    names: list[str] = MISSING
+    train: TeacherTrainConfig = field(default_factory=TeacherTrainConfig)
+
+    def check(self):
+        yield from C.non_empty_unique("names", self.names)
+        for i, name in enumerate(self.names):
+            yield from C.choice(f"names[{i}]", name, TEACHER_KINDS)
+
+
+@dataclass
+class TeacherRunConfig:
+    """Train one embedded teacher (configs/teacher.yaml + overrides) and draw its sample grid."""
+
+    kind: str = MISSING
+    out_dir: str = MISSING
+    data_dir: str = MISSING
+    grid: str = MISSING  # PNG of the sample grid
+    resolution: int = 16
+    train: TeacherTrainConfig = field(default_factory=TeacherTrainConfig)
+    sample: TeacherSampleConfig = field(default_factory=TeacherSampleConfig)
+
+    def check(self):
+        yield from C.choice("kind", self.kind, TEACHER_KINDS)
