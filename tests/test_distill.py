@@ -69,11 +69,12 @@ def test_full_backprop_reaches_every_step_and_sgts_only_one():
 @pytest.mark.parametrize(
     "kw,phase,low,high",
     [({"interval": "nested"}, 0, 0.5, 1.0), ({"interval": "disjoint"}, 1, 0.0, 0.5),
-     ({"interval": "nested", "t_floor": 0.875}, 0, 0.875, 1.0), ({"interval": "disjoint"}, 0, 0.5, 1.0)],
+     ({"interval": "nested", "floor": 0.875}, 0, 0.875, 1.0), ({"interval": "disjoint"}, 0, 0.5, 1.0)],
 )
 def test_renoise_intervals(kw, phase, low, high):
+    floor = kw.pop("floor", 0.0)
     c = cfg(method="phased", num_phases=2, **kw)
-    t = renoise_times(c, plan_phases(c)[phase], 4000, True, torch.Generator().manual_seed(0))
+    t = renoise_times(c, plan_phases(c)[phase], 4000, True, floor, torch.Generator().manual_seed(0))
     assert low <= float(t.min()) and float(t.max()) <= high
     assert float(t.min()) < low + 0.01 and float(t.max()) > high - 0.01
 
@@ -123,7 +124,7 @@ def test_distillation_moves_the_generator_toward_the_exact_distribution(method, 
     before = _distance([IgnoringCond(copy.deepcopy(init)) for _ in plan_phases(c)], c)
     for p in range(len(plan_phases(c))):
         experts.append(IgnoringCond(copy.deepcopy(init)))
-        models = PhaseModels(_teacher, experts, IgnoringCond(copy.deepcopy(init)))
+        models = PhaseModels(_teacher, experts, [IgnoringCond(copy.deepcopy(init))])
         history = train_phase(models, c, lambda n, g: (torch.randn(n, 2, generator=g), None), tmp_path / f"p{p}",
                               seed=p)
         assert len(history) == c.iterations
@@ -136,6 +137,6 @@ def test_a_non_finite_loss_stops_the_phase(tmp_path):
     c = cfg(method="dmd", iterations=5)
     net = IgnoringCond(ToyVelocityNet(2, 16, 1))
     bad_teacher = lambda x, t, cond: torch.full_like(x, float("nan"))  # noqa: E731
-    models = PhaseModels(bad_teacher, [net], IgnoringCond(ToyVelocityNet(2, 16, 1)))
+    models = PhaseModels(bad_teacher, [net], [IgnoringCond(ToyVelocityNet(2, 16, 1))])
     with pytest.raises(NonFiniteLoss, match="generator loss is nan at iteration 1"):
         train_phase(models, c, lambda n, g: (torch.randn(n, 2), None), tmp_path)

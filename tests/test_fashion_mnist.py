@@ -36,8 +36,10 @@ def test_downsampling_is_padding_then_block_means():
     assert out[1, 5, 7] == pytest.approx(scaled[1, 8:10, 12:14].mean(), abs=1e-6)
     assert out[2, 0, 0] == -1.0  # the 2-pixel border is background
     assert out[2, 1, 1] == pytest.approx(scaled[2, 0:2, 0:2].mean(), abs=1e-6)
-    with pytest.raises(ValueError, match="resolution must divide 32"):
-        downsample(raw, 12)
+    # 10x10: pad 28 -> 30 (1 pixel each side), 3x3 blocks; pixel (4, 2) = raw rows 11-13, cols 5-7
+    assert downsample(raw, 10)[0, 4, 2] == pytest.approx(scaled[0, 11:14, 5:8].mean(), abs=1e-6)
+    with pytest.raises(ValueError, match="resolution must be between 1 and 28"):
+        downsample(raw, 32)
 
 
 def _write_gz(path: Path, raw: bytes) -> Path:

@@ -43,7 +43,7 @@ BAD = {
     "repeated seeds": ("figure2.seeds", [0, 0], "figure2.seeds: expected a non-empty list without repeats"),
     "mixture lengths": ("figure2.mixture.means", [0.0, 1.0],
                         "figure2.mixture.weights: expected weights, means and stds"),
-    "data resolution": ("data.resolution", 12, "data.resolution: expected one of 4, 8, 16, 32"),
+    "data resolution": ("data.resolution", 18, "data.resolution: expected a multiple of 4"),
     "zero std": ("figure2.mixture.stds", [0.3, 0.0, 0.3], "figure2.mixture.stds: expected positive numbers"),
 }
 

@@ -1,8 +1,11 @@
 """Names of the method's options, in one torch-free place (the workflow validates against them)."""
 
+from phased_dmd.teachers.kinds import KINDS
+
 CRITIC_OBJECTIVES: tuple[str, ...] = ("subinterval", "naive")  # paper Eq. 13 | Fig. 2c
 STEP_RULES: tuple[str, ...] = ("euler", "renoise")  # LightX2V | DMD2, Self-Forcing
 CFG_FORMS: tuple[str, ...] = ("standard", "plus_one")  # v_u + w (v_c - v_u) | v_c + w (v_c - v_u)
 METHODS: tuple[str, ...] = ("dmd", "sgts", "phased")  # 1 step | N steps with SGTS | N steps in P phases
-TEACHER_KINDS: tuple[str, ...] = ("wan2.1",)  # embedded-scale teachers that exist so far
+TEACHER_KINDS: tuple[str, ...] = tuple(KINDS)  # embedded teachers: teachers/kinds.py
 INTERVALS: tuple[str, ...] = ("nested", "disjoint")  # re-noise t in (s_p, 1) | (s_p, s_{p-1})
+SCHEDULES: tuple[str, ...] = ("progressive", "joint")  # paper: phase by phase | LightX2V: phases alternate

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from phased_dmd.checkpoint import latest_checkpoint, load_checkpoint, save_check
 from phased_dmd.critic import critic_loss
 from phased_dmd.distill_config import DistillConfig
 from phased_dmd.dmd import dmd_generator_loss
+from phased_dmd.ema import ema_model
 from phased_dmd.grids import Phase, split_phases, step_grid
 from phased_dmd.io import atomic_write
 from phased_dmd.rollout import euler_step, rollout, sample_exit_step, truncated_rollout
@@ -75,21 +76,29 @@ def phase_output(expert: Model, phase: Phase, x: Tensor, cond: Any, cfg: Distill
     return truncated_rollout(fn, x, steps, exit_step, phase.end_level, cfg.step_rule, generator)
 
 
-def renoise_times(cfg: DistillConfig, phase: Phase, n: int, for_generator: bool,
+def renoise_times(cfg: DistillConfig, phase: Phase, n: int, for_generator: bool, floor: float = 0.0,
                   generator: torch.Generator | None = None) -> Tensor:
-    """Re-noise t for phase p: reverse nested (s_p, 1) or disjoint (s_p, s_{p-1}), above cfg.t_floor."""
+    """Re-noise t for phase p: reverse nested (s_p, 1) or disjoint (s_p, s_{p-1}), above `floor`."""
     if for_generator and cfg.fixed_t is not None:
         return torch.full((n,), cfg.fixed_t, dtype=torch.float64)
-    low = max(phase.end_level, cfg.t_floor)
+    low = max(phase.end_level, floor)
     high = 1.0 if cfg.interval == "nested" else phase.start_level
     return sample_timesteps(n, low, high, cfg.shift, generator)
 
 
 @dataclass
 class PhaseModels:
+    """The models of a training run. The last len(fakes) experts are trained, in turn, each with its fake:
+    one (progressive schedule, earlier experts frozen) or all (joint schedule)."""
+
     teacher: Model  # guided real velocity (CFG applied inside); routes MoE experts by t itself
-    experts: list[nn.Module]  # generator experts of phases 0..p; the last one is trained
-    fake: nn.Module  # the phase's fake (critic) model
+    experts: list[nn.Module]  # generator experts of phases 0..p
+    fakes: list[nn.Module]  # the fake (critic) model of each trained phase
+    floors: dict[int, float] = field(default_factory=dict)  # phase index -> re-noise t floor (Wan2.2 phase 1)
+
+    @property
+    def trained(self) -> list[int]:
+        return list(range(len(self.experts) - len(self.fakes), len(self.experts)))
 
 
 class NonFiniteLoss(RuntimeError):
@@ -98,64 +107,80 @@ class NonFiniteLoss(RuntimeError):
 
 def train_phase(models: PhaseModels, cfg: DistillConfig, sample_batch: Callable[[int, torch.Generator], tuple],
                 run_dir: Path, seed: int = 0, desc: str = "distill") -> list[dict]:
-    """Distil phase p = len(models.experts) - 1 and return its loss history.
+    """Distil the trained phases, cfg.iterations generator updates each, in turn (iteration i updates
+    trained phase i mod their number); return the loss history.
 
     `sample_batch(n, generator)` gives (noise at t = 1, cond). Every cfg.checkpoint_every iterations
-    the phase saves a checkpoint under run_dir/checkpoints and, when one is there, resumes from it
-    with the same weights, optimiser states and random stream as if it had never stopped.
+    the run saves a checkpoint under run_dir/checkpoints and, when one is there, resumes from it
+    with the same weights, optimiser states and random stream as if it had never stopped. With
+    cfg.ema each trained expert ends holding the moving average of its weights.
     """
-    phases = plan_phases(cfg)
-    p = len(models.experts) - 1
-    phase, expert, fake = phases[p], models.experts[-1], models.fake
-    s = phase.end_level
+    phases, trained = plan_phases(cfg), models.trained
     gen = torch.Generator().manual_seed(seed)
     betas = (cfg.beta1, cfg.beta2)
-    opt_g = torch.optim.AdamW(expert.parameters(), cfg.lr_generator, betas, weight_decay=cfg.weight_decay)
-    opt_f = torch.optim.AdamW(fake.parameters(), cfg.lr_fake, betas, weight_decay=cfg.weight_decay)
-    weights = {"expert": expert, "fake": fake}
-    start, history = 0, []
+    opts, weights, emas = {}, {}, {}
+    for p, fake in zip(trained, models.fakes):
+        expert = models.experts[p]
+        opts[p] = (torch.optim.AdamW(expert.parameters(), cfg.lr_generator, betas, weight_decay=cfg.weight_decay),
+                   torch.optim.AdamW(fake.parameters(), cfg.lr_fake, betas, weight_decay=cfg.weight_decay))
+        weights |= {f"expert{p + 1}": expert, f"fake{p + 1}": fake}
+        if cfg.ema is not None:
+            emas[p] = weights[f"ema{p + 1}"] = ema_model(expert, cfg.ema)
+    start, history, total = 0, [], cfg.iterations * len(trained)  # cfg.iterations updates per phase
+    label = "+".join(str(p + 1) for p in trained)
     if (found := latest_checkpoint(run_dir / "checkpoints")) is not None:
         state = load_checkpoint(found, weights)
-        opt_g.load_state_dict(state["opt_generator"])
-        opt_f.load_state_dict(state["opt_fake"])
+        for p, (opt_g, opt_f) in opts.items():
+            opt_g.load_state_dict(state[f"opt_generator{p + 1}"])
+            opt_f.load_state_dict(state[f"opt_fake{p + 1}"])
         gen.set_state(state["generator"])
         start, history = state["iteration"], state["history"]
-        print(f"{desc}: resuming phase {p + 1} at iteration {start} from {found}")
+        print(f"{desc}: resuming phase {label} at iteration {start} from {found}")
 
-    def phase_input(n: int) -> tuple[Tensor, Any]:
-        noise, cond = sample_batch(n, gen)
-        with torch.no_grad():
-            return (run_experts(models.experts[:-1], phases[:p], noise, cond, cfg, gen) if p else noise), cond
-
-    bar = trange(start, cfg.iterations, initial=start, total=cfg.iterations,
-                 desc=f"{desc} phase {p + 1}/{len(phases)}", mininterval=1.0)
+    bar = trange(start, total, initial=start, total=total, mininterval=1.0,
+                 desc=f"{desc} phase {label}/{len(phases)}")
     for it in bar:
+        p = trained[it % len(trained)]
+        phase, expert, fake, s = phases[p], models.experts[p], models.fakes[p - trained[0]], phases[p].end_level
+        floor = models.floors.get(p, 0.0)
+
+        def phase_input(n: int) -> tuple[Tensor, Any]:
+            noise, cond = sample_batch(n, gen)
+            with torch.no_grad():
+                return (run_experts(models.experts[:p], phases[:p], noise, cond, cfg, gen) if p else noise), cond
+
         for _ in range(cfg.ttur):  # fake model: score of the current x_{s_p} distribution
             x_in, cond = phase_input(cfg.batch_size)
             with torch.no_grad():
                 x_s = phase_output(expert, phase, x_in, cond, cfg, gen)
-            t = renoise_times(cfg, phase, cfg.batch_size, False, gen).to(x_s.dtype)
+            t = renoise_times(cfg, phase, cfg.batch_size, False, floor, gen).to(x_s.dtype)
             noise = torch.randn(x_s.shape, generator=gen, dtype=x_s.dtype)
             loss_f = critic_loss(cfg.critic, bind(fake, cond), x_s, noise, s, t, cfg.max_weight)
-            _step(opt_f, loss_f, fake, cfg.grad_clip, "fake", it)
+            _step(opts[p][1], loss_f, fake, cfg.grad_clip, "fake", it)
 
         x_in, cond = phase_input(cfg.batch_size)
         x_s = phase_output(expert, phase, x_in, cond, cfg, gen)
-        t = renoise_times(cfg, phase, cfg.batch_size, True, gen).to(x_s.dtype)
+        t = renoise_times(cfg, phase, cfg.batch_size, True, floor, gen).to(x_s.dtype)
         x_t = renoise(x_s.detach(), torch.randn(x_s.shape, generator=gen, dtype=x_s.dtype), s, t)
         with torch.no_grad():
             x0_real = x0_from_velocity(x_t, models.teacher(x_t, t, cond), t)
             x0_fake = x0_from_velocity(x_t, fake(x_t, t, cond), t)
         loss_g = dmd_generator_loss(x_s, x0_fake, x0_real)
-        _step(opt_g, loss_g, expert, cfg.grad_clip, "generator", it)
+        _step(opts[p][0], loss_g, expert, cfg.grad_clip, "generator", it)
+        if p in emas:
+            emas[p].update_parameters(expert)
 
-        history.append({"iteration": it + 1, "generator_loss": loss_g.item(), "fake_loss": loss_f.item()})
+        history.append({"iteration": it + 1, "phase": p + 1, "generator_loss": loss_g.item(),
+                        "fake_loss": loss_f.item()})
         bar.set_postfix(g=f"{loss_g.item():.3g}", fake=f"{loss_f.item():.3g}", refresh=False)
-        if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == cfg.iterations:
+        if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == total:
+            optimiser_states = {f"opt_{role}{q + 1}": opt.state_dict() for q, pair in opts.items()
+                                for role, opt in zip(("generator", "fake"), pair)}
             save_checkpoint(run_dir / "checkpoints", it + 1, weights, {
-                "iteration": it + 1, "history": history, "generator": gen.get_state(),
-                "opt_generator": opt_g.state_dict(), "opt_fake": opt_f.state_dict()})
+                "iteration": it + 1, "history": history, "generator": gen.get_state(), **optimiser_states})
     write_history(run_dir, history)
+    for p, ema in emas.items():  # the expert is the average: the next phase's input and the student
+        models.experts[p].load_state_dict(ema.module.state_dict())
     return history
 
 
@@ -169,7 +194,7 @@ def _step(opt: torch.optim.Optimizer, loss: Tensor, module: nn.Module, clip: flo
 
 
 def write_history(run_dir: Path, history: list[dict]) -> None:
-    """losses.csv and losses.png in run_dir: the phase's generator and fake losses per iteration."""
+    """losses.csv and losses.png in run_dir: generator and fake losses per iteration, one line per phase."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -181,12 +206,15 @@ def write_history(run_dir: Path, history: list[dict]) -> None:
         writer.writeheader()
         writer.writerows(history)
     fig, axes = plt.subplots(1, 2, figsize=(8, 3), dpi=80)
-    its = [h["iteration"] for h in history]
+    for p in sorted({h["phase"] for h in history}):
+        rows = [h for h in history if h["phase"] == p]
+        for ax, key in zip(axes, ("generator_loss", "fake_loss")):
+            ax.plot([h["iteration"] for h in rows], [h[key] for h in rows], lw=0.8, label=f"phase {p}")
     for ax, key in zip(axes, ("generator_loss", "fake_loss")):
-        ax.plot(its, [h[key] for h in history], lw=0.8)
         ax.set_title(key.replace("_", " "), fontsize=9)
         ax.set_xlabel("iteration")
         ax.set_yscale("log")
+    axes[0].legend(fontsize=7)
     fig.tight_layout()
     atomic_write(run_dir / "losses.png", lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)

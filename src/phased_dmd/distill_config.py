@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 from phased_dmd import config as C
-from phased_dmd.choices import CRITIC_OBJECTIVES, INTERVALS, METHODS, STEP_RULES
+from phased_dmd.choices import CFG_FORMS, CRITIC_OBJECTIVES, INTERVALS, METHODS, SCHEDULES, STEP_RULES
 
 
 @dataclass
@@ -20,7 +21,7 @@ class DistillConfig:
     interval: str = "nested"  # re-noise t in (s_p, 1) | disjoint (s_p, s_{p-1})
     critic: str = "subinterval"  # subinterval (Eq. 13) | naive (Fig. 2c)
     fixed_t: float | None = None  # generator re-noise t fixed (Fig. 10); None: sampled
-    t_floor: float = 0.0  # re-noise t kept above this (Wan2.2 phase 1: the expert boundary)
+    schedule: str = "progressive"  # phases one per run, earlier ones frozen | joint: all in one run, in turn
     full_backprop: bool = False  # backprop through every step of the phase (memory benchmark)
     iterations: int = 300  # generator updates
     ttur: int = 5  # fake updates per generator update
@@ -32,6 +33,9 @@ class DistillConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     max_weight: float = 100.0  # clamp of 1 / s_{t|s}^2 in the critic loss
+    cfg_scale: float = 4.0  # teacher guidance (diffusers teachers; the analytic teacher has none)
+    cfg_form: str = "standard"  # standard v_u + w (v_c - v_u) | plus_one v_c + w (v_c - v_u)
+    ema: Optional[float] = None  # decay of the generator's weight average (None: no EMA)
     checkpoint_every: int = 100  # iterations between checkpoints (resume after a kill or a requeue)
 
     def check(self):
@@ -39,6 +43,10 @@ class DistillConfig:
         yield from C.choice("step_rule", self.step_rule, STEP_RULES)
         yield from C.choice("interval", self.interval, INTERVALS)
         yield from C.choice("critic", self.critic, CRITIC_OBJECTIVES)
+        yield from C.choice("cfg_form", self.cfg_form, CFG_FORMS)
+        yield from C.choice("schedule", self.schedule, SCHEDULES)
+        if self.ema is not None:
+            yield from C.open_unit("ema", self.ema)
         for key in ("num_steps", "num_phases", "iterations", "ttur", "batch_size", "lr_generator", "lr_fake",
                     "checkpoint_every"):
             yield from C.positive(key, getattr(self, key))

@@ -27,8 +27,8 @@ class DataParams:
     resolution: int = MISSING  # side of the square images at embedded scale
 
     def check(self):
-        if self.resolution not in (4, 8, 16, 32):
-            yield "resolution", "one of 4, 8, 16, 32 (a divisor of the padded 32 pixels)", self.resolution
+        if self.resolution not in range(4, 29, 4):
+            yield "resolution", "a multiple of 4 (the transformers' patch) from 4 to 28", self.resolution
 
 
 @dataclass

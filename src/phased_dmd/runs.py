@@ -46,5 +46,9 @@ def run_main(name: str, schema: type[T], run: Callable[[T], None], doc: str, arg
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "config.yaml", OmegaConf.to_yaml(OmegaConf.structured(cfg)))
-    run(cfg)
+    try:
+        run(cfg)
+    except (FileNotFoundError, ConfigError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     return 0

@@ -90,11 +90,18 @@ def read_idx(path: Path) -> np.ndarray:
 
 
 def downsample(images: np.ndarray, resolution: int) -> np.ndarray:
-    """uint8 (N, 28, 28) -> float32 (N, resolution, resolution) in [-1, 1]: pad to 32, average-pool."""
-    if 32 % resolution:
-        raise ValueError(f"resolution must divide 32, got {resolution}")
-    padded = np.pad(images.astype(np.float32) / 127.5 - 1.0, ((0, 0), (2, 2), (2, 2)), constant_values=-1.0)
-    k = 32 // resolution
+    """uint8 (N, 28, 28) -> float32 (N, resolution, resolution) in [-1, 1]: pad to a multiple, average-pool.
+
+    The pooling factor is k = ceil(28 / resolution); the 28 x 28 image is padded with black to
+    resolution * k (16: pad to 32, pool 2; 10: pad to 30, pool 3).
+    """
+    if not 1 <= resolution <= 28:
+        raise ValueError(f"resolution must be between 1 and 28, got {resolution}")
+    k = -(-28 // resolution)
+    before = (resolution * k - 28) // 2
+    after = resolution * k - 28 - before
+    padded = np.pad(images.astype(np.float32) / 127.5 - 1.0, ((0, 0), (before, after), (before, after)),
+                    constant_values=-1.0)
     return padded.reshape(len(images), resolution, k, resolution, k).mean(axis=(2, 4))
 
 

@@ -19,12 +19,27 @@ class TeacherTrainConfig:
     ema: float = 0.999
     cond_dropout: float = 0.1
     grad_clip: float = 1.0
+    high_noise_share: float = 0.25  # two-expert teachers: share of t drawn in (boundary, 1) for the high-noise expert
+    video_batch_size: int = 32  # videos carry `frames` times the tokens of an image
     seed: int = 0
 
     def check(self):
-        for key in ("iterations", "batch_size", "lr", "warmup"):
+        for key in ("iterations", "batch_size", "lr", "warmup", "video_batch_size"):
             yield from C.positive(key, getattr(self, key))
         yield from C.open_unit("ema", self.ema)
+        yield from C.open_unit("high_noise_share", self.high_noise_share)
+
+
+@dataclass
+class VideoConfig:
+    """Moving Fashion-MNIST (data/moving.py): clips of `frames` frames, items of `item` pixels on the canvas."""
+
+    frames: int = 5  # Wan's 4k + 1 frames
+    item: int = 10  # pixels; the canvas is the teacher's resolution
+
+    def check(self):
+        yield from C.positive("frames", self.frames)
+        yield from C.positive("item", self.item)
 
 
 @dataclass
@@ -64,8 +79,11 @@ class TeacherRunConfig:
     data_dir: str = MISSING
     grid: str = MISSING  # PNG of the sample grid
     resolution: int = 16
+    video: VideoConfig = field(default_factory=VideoConfig)
     train: TeacherTrainConfig = field(default_factory=TeacherTrainConfig)
     sample: TeacherSampleConfig = field(default_factory=TeacherSampleConfig)
 
     def check(self):
         yield from C.choice("kind", self.kind, TEACHER_KINDS)
+        if self.video.item > self.resolution:
+            yield "video.item", f"at most the canvas (resolution = {self.resolution})", self.video.item

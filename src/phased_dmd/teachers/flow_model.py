@@ -1,76 +1,124 @@
-"""A flow-matching model built on a diffusers transformer: velocity v = e - x_0 at (x_t, t, prompt).
+"""A flow-matching model built on diffusers transformers: velocity v = e - x_0 at (x_t, t, condition).
 
-At embedded scale one `WanTransformer3DModel` (tiny config) takes images as one-frame videos
-(B, C, 1, H, W), as the paper runs Wan2.x for text-to-image. Time t in [0, 1] is given to the
-transformer as t * 1000, the diffusers Wan convention; Wan predicts the flow e - x_0 natively.
+One transformer (Wan2.1, Qwen-Image) or two with a boundary (Wan2.2's mixture of experts: the
+high-noise expert `transformer` for t >= boundary, the low-noise `transformer_2` below, the rule of
+diffusers' WanPipeline(boundary_ratio=...)). Every sample is routed by its own t. The same class
+holds a distilled generator expert (one transformer) and a fake model (a copy of the teacher).
 """
 
 from __future__ import annotations
 
+import copy
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
-from diffusers import WanTransformer3DModel
 from torch import Tensor, nn
 
 from phased_dmd.choices import TEACHER_KINDS
+from phased_dmd.grids import teacher_expert
 from phased_dmd.guidance import guide
+from phased_dmd.teachers.architectures import TRANSFORMER_CLASSES, VELOCITY, tiny_transformer
+from phased_dmd.teachers.kinds import KINDS
 from phased_dmd.teachers.text import TinyTextEncoder
+
+EXPERT_FOLDERS = ("transformer", "transformer_2")  # diffusers' Wan2.2 layout: high-noise, low-noise
 
 
 @dataclass
 class TeacherInfo:
     """teacher.json: what a saved teacher is and how to use it."""
 
-    kind: str  # wan2.1
+    kind: str  # a key of teachers.kinds.KINDS
     prompts: list[str]  # prompt i is the text of index i
     resolution: int
     channels: int
+    architecture: str = "wan"
+    task: str = "t2i"  # t2i | t2v | i2v
     frames: int = 1
+    item: int = 0  # videos: pixels of the moving item on the canvas
+    boundary: float | None = None  # Wan2.2: high-noise expert for t >= boundary
     shift: float = 1.0  # timestep shift its sampler uses
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """One sample's shape: (C, H, W) for images, (C, F, H, W) for videos."""
+        r = self.resolution
+        return (self.channels, r, r) if self.task == "t2i" else (self.channels, self.frames, r, r)
+
+
+@dataclass
+class Condition:
+    """What a sample is conditioned on: a prompt index per sample, and the first frame for image-to-video."""
+
+    prompt_ids: Tensor  # (B,), the text encoder's empty prompt for the unconditional branch
+    first_frame: Tensor | None = None  # (B, C, H, W)
+
+    def __len__(self) -> int:
+        return len(self.prompt_ids)
+
+    def select(self, index: Tensor) -> Condition:
+        return Condition(self.prompt_ids[index], None if self.first_frame is None else self.first_frame[index])
+
+    def with_prompts(self, prompt_ids: Tensor) -> Condition:
+        return Condition(prompt_ids, self.first_frame)
+
+    def repeat(self, times: int) -> Condition:
+        return self.select(torch.arange(len(self)).repeat(times))
 
 
 class FlowModel(nn.Module):
-    """Transformer + text encoder; call with (x (B, C, H, W) or (B, C, F, H, W), t (B,), prompt ids (B,))."""
+    """Transformer expert(s) + text encoder; call with (x (B, C, H, W) or (B, C, F, H, W), t (B,), Condition)."""
 
-    def __init__(self, info: TeacherInfo, transformer: WanTransformer3DModel, text_encoder: TinyTextEncoder):
+    def __init__(self, info: TeacherInfo, experts: list[nn.Module], text_encoder: TinyTextEncoder):
         super().__init__()
-        self.info, self.transformer, self.text_encoder = info, transformer, text_encoder
+        if len(experts) != (1 if info.boundary is None else 2):
+            raise ValueError(f"{info.kind}: {len(experts)} experts given; boundary {info.boundary} needs "
+                             f"{1 if info.boundary is None else 2}")
+        self.info, self.experts, self.text_encoder = info, nn.ModuleList(experts), text_encoder
 
-    def forward(self, x: Tensor, t: Tensor, prompt_ids: Tensor) -> Tensor:
-        video = x if x.ndim == 5 else x.unsqueeze(2)
-        out = self.transformer(video, t.to(x.dtype) * 1000, self.text_encoder(prompt_ids), return_dict=False)[0]
-        return out if x.ndim == 5 else out.squeeze(2)
+    def expert_index(self, t: Tensor) -> Tensor:
+        """Which expert serves each t: 0 (the only one, or the high-noise one) or 1 (low-noise)."""
+        if self.info.boundary is None:
+            return torch.zeros_like(t, dtype=torch.long)
+        return 1 - teacher_expert(t, self.info.boundary)
 
-    def guided(self, x: Tensor, t: Tensor, prompt_ids: Tensor, scale: float, form: str = "standard") -> Tensor:
-        """Classifier-free guidance with the empty prompt as the unconditional branch (one batched call)."""
-        both = self(torch.cat([x, x]), torch.cat([t, t]),
-                    torch.cat([self.text_encoder.empty_like(prompt_ids), prompt_ids]))
-        v_uncond, v_cond = both.chunk(2)
+    def forward(self, x: Tensor, t: Tensor, cond: Condition) -> Tensor:
+        velocity = VELOCITY[self.info.architecture]
+        if len(self.experts) == 1:
+            return velocity(self.experts[0], x, t, self.text_encoder(cond.prompt_ids), cond.first_frame)
+        which, out = self.expert_index(t), torch.zeros_like(x)
+        for i, expert in enumerate(self.experts):
+            rows = (which == i).nonzero().squeeze(1)
+            if len(rows):
+                part = cond.select(rows)
+                v = velocity(expert, x[rows], t[rows], self.text_encoder(part.prompt_ids), part.first_frame)
+                out = out.index_copy(0, rows, v)
+        return out
+
+    def guided(self, x: Tensor, t: Tensor, cond: Condition, scale: float, form: str = "standard") -> Tensor:
+        """Classifier-free guidance; the unconditional branch has the empty prompt (and keeps the first frame)."""
+        both = Condition(torch.cat([self.text_encoder.empty_like(cond.prompt_ids), cond.prompt_ids]),
+                         None if cond.first_frame is None else torch.cat([cond.first_frame, cond.first_frame]))
+        v_uncond, v_cond = self(torch.cat([x, x]), torch.cat([t, t]), both).chunk(2)
         return guide(form, v_uncond, v_cond, scale)
 
+    def expert_copy(self, index: int) -> FlowModel:
+        """A one-expert model initialised from expert `index` (a generator expert), sharing the text encoder."""
+        return FlowModel(replace(self.info, boundary=None), [copy.deepcopy(self.experts[index])], self.text_encoder)
+
     def save(self, folder: Path) -> None:
-        """The diffusers layout: transformer/ and text_encoder/ via save_pretrained, plus teacher.json."""
+        """The diffusers layout: transformer/ (and transformer_2/), text_encoder/ via save_pretrained, teacher.json."""
         folder.mkdir(parents=True, exist_ok=True)
-        self.transformer.save_pretrained(folder / "transformer")
+        for name, expert in zip(EXPERT_FOLDERS, self.experts):
+            expert.save_pretrained(folder / name)
         self.text_encoder.save_pretrained(folder / "text_encoder")
         (folder / "teacher.json").write_text(json.dumps(asdict(self.info), indent=2) + "\n")
 
 
-def tiny_wan(info: TeacherInfo, hidden_heads: int = 3, head_dim: int = 32, layers: int = 3, ffn: int = 192,
-             patch: int = 4, text_dim: int = 32, tokens: int = 4) -> FlowModel:
-    """The embedded-scale Wan2.1-like teacher (about 0.43M parameters at the defaults)."""
-    transformer = WanTransformer3DModel(
-        patch_size=(1, patch, patch), num_attention_heads=hidden_heads, attention_head_dim=head_dim,
-        in_channels=info.channels, out_channels=info.channels, text_dim=text_dim, freq_dim=64, ffn_dim=ffn,
-        num_layers=layers, rope_max_seq_len=32)
-    return FlowModel(info, transformer, TinyTextEncoder(len(info.prompts), tokens, text_dim))
-
-
 def load_teacher(folder: Path) -> FlowModel:
-    """Load a teacher saved by `FlowModel.save` (embedded scale) with diffusers' from_pretrained."""
+    """Load a model saved by `FlowModel.save` with diffusers' from_pretrained (safetensors, no remote code)."""
     folder = Path(folder)
     spec = folder / "teacher.json"
     if not spec.is_file():
@@ -79,6 +127,23 @@ def load_teacher(folder: Path) -> FlowModel:
     info = TeacherInfo(**json.loads(spec.read_text()))
     if info.kind not in TEACHER_KINDS:
         raise ValueError(f"{spec}: unknown teacher kind {info.kind!r}; expected one of {TEACHER_KINDS}")
-    transformer = WanTransformer3DModel.from_pretrained(folder / "transformer")
-    text_encoder = TinyTextEncoder.from_pretrained(folder / "text_encoder")
-    return FlowModel(info, transformer, text_encoder).eval()
+    cls = TRANSFORMER_CLASSES[info.architecture]
+    experts = [cls.from_pretrained(folder / name) for name in EXPERT_FOLDERS[: 1 if info.boundary is None else 2]]
+    return FlowModel(info, experts, TinyTextEncoder.from_pretrained(folder / "text_encoder")).eval()
+
+
+def teacher_info(kind: str, prompts: list[str], resolution: int, channels: int = 1, frames: int = 1,
+                 item: int = 0) -> TeacherInfo:
+    """The description of an embedded teacher of `kind` (teachers/kinds.py); videos: `frames` frames of
+    an item of `item` pixels moving on the canvas."""
+    spec = KINDS[kind]
+    video = spec.is_video
+    return TeacherInfo(kind, prompts, resolution, channels, spec.architecture, spec.task,
+                       frames if video else 1, item if video else 0, spec.boundary)
+
+
+def tiny_teacher(info: TeacherInfo, text_dim: int = 32, tokens: int = 4) -> FlowModel:
+    """A randomly initialised embedded teacher: one or two tiny transformers and a tiny text encoder."""
+    experts = [tiny_transformer(info.architecture, info.channels, i2v=info.task == "i2v", text_dim=text_dim)
+               for _ in range(1 if info.boundary is None else 2)]
+    return FlowModel(info, experts, TinyTextEncoder(len(info.prompts), tokens, text_dim))

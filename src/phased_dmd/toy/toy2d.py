@@ -109,7 +109,7 @@ def distill(cfg: Toy2dRunConfig, mixture: GaussianMixture, out: Path) -> list[to
             experts[-1].load_state_dict(load_file(done))
             continue
         wrapped = [IgnoringCond(e) for e in experts]
-        models = PhaseModels(teacher=teacher, experts=wrapped, fake=IgnoringCond(copy.deepcopy(init).train()))
+        models = PhaseModels(teacher=teacher, experts=wrapped, fakes=[IgnoringCond(copy.deepcopy(init).train())])
         train_phase(models, cfg.distill, sample_batch, out / f"phase{p + 1}", seed=cfg.seed + 100 * p,
                     desc=f"toy2d {cfg.distill.method} seed {cfg.seed}")
         save_weights(done, experts[-1])

@@ -1,0 +1,119 @@
+"""Distil a saved teacher (embedded or hub) into a few-step student, one phase per run.
+
+The student of a method is a list of generator experts, one per phase (DMD and SGTS: one). Each
+expert starts as a copy of the teacher's expert that serves its phase (Wan2.2: the high-noise
+expert for a phase above the boundary, the low-noise one below; a phase across the boundary keeps
+both, routed by t); the fake model starts as a copy of the whole teacher, so that with a Wan2.2
+teacher every re-noised t goes to the teacher and the fake of its own expert. A phase served by
+the high-noise expert alone re-noises only above the boundary (t in (boundary, 1)).
+
+    python -m phased_dmd.student teacher=results/teachers/wan2.1 data_dir=data/fashion-mnist \
+        out_dir=results/students/wan2.1/phased/seed0 phase=1 seed=0 distill.method=phased
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from phased_dmd.distill import PhaseModels, plan_phases, run_experts, train_phase
+from phased_dmd.distill_config import DistillConfig
+from phased_dmd.grids import Phase
+from phased_dmd.runs import run_main
+from phased_dmd.student_config import StudentRunConfig
+from phased_dmd.teachers.data import load_items, training_batches
+from phased_dmd.teachers.flow_model import Condition, FlowModel, load_teacher
+
+
+def phase_dir(out_dir: Path, phase: int) -> Path:
+    return Path(out_dir) / f"phase{phase}"
+
+
+def serving_experts(teacher: FlowModel, phase: Phase) -> list[int]:
+    """The teacher experts whose t-range meets the phase's open interval (s_p, s_{p-1})."""
+    if teacher.info.boundary is None:
+        return [0]
+    b = teacher.info.boundary
+    return [i for i, serves in enumerate((phase.start_level > b, phase.end_level < b)) if serves]
+
+
+def phase_generator(teacher: FlowModel, phase: Phase) -> FlowModel:
+    """The phase's generator expert, initialised from the teacher expert(s) that serve its phase."""
+    experts = serving_experts(teacher, phase)
+    return teacher.expert_copy(experts[0]) if len(experts) == 1 else copy.deepcopy(teacher)
+
+
+def trainable(model: FlowModel) -> FlowModel:
+    """Train the transformer expert(s); the text encoder stays frozen (shared with the teacher)."""
+    model.train().experts.requires_grad_(True)
+    return model
+
+
+def phase_floor(teacher: FlowModel, phase: Phase) -> float:
+    """Wan2.2: a phase of the high-noise expert alone re-noises with t clamped to (boundary, 1)."""
+    high_only = teacher.info.boundary is not None and serving_experts(teacher, phase) == [0]
+    return teacher.info.boundary if high_only else 0.0
+
+
+def load_student(out_dir: Path, phases: int) -> list[FlowModel]:
+    """The generator experts of phases 1..phases, saved by earlier runs (with the teacher loader)."""
+    experts = []
+    for p in range(1, phases + 1):
+        folder = phase_dir(out_dir, p) / "generator"
+        if not (folder / "teacher.json").is_file():
+            raise FileNotFoundError(f"{folder}: phase {p} of this student is not trained yet (run phase {p} first)")
+        experts.append(load_teacher(folder).requires_grad_(False))
+    return experts
+
+
+@torch.no_grad()
+def sample_student(experts: list[FlowModel], cfg: DistillConfig, cond: Condition,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """Few-step samples: the experts run in sequence over their phases (a mixture of experts by noise level)."""
+    noise = torch.randn((len(cond), *experts[0].info.shape), generator=generator)
+    return run_experts(experts, plan_phases(cfg), noise, cond, cfg, generator)
+
+
+def run(cfg: StudentRunConfig) -> None:
+    torch.set_num_threads(1)
+    start, out, settings = time.time(), Path(cfg.out_dir), cfg.distill
+    phases = plan_phases(settings)
+    if cfg.phase > len(phases):
+        raise SystemExit(f"error: phase={cfg.phase}, but method {settings.method} with {settings.num_steps} "
+                         f"steps has {len(phases)} phase(s)")
+    joint = settings.schedule == "joint"
+    trained = list(range(len(phases))) if joint else [cfg.phase - 1]
+    teacher = load_teacher(Path(cfg.teacher)).requires_grad_(False)
+    torch.manual_seed(cfg.seed)
+    models = PhaseModels(
+        lambda x, t, cond: teacher.guided(x, t, cond, settings.cfg_scale, settings.cfg_form),
+        experts=[*load_student(out, trained[0]), *(trainable(phase_generator(teacher, phases[p])) for p in trained)],
+        fakes=[trainable(copy.deepcopy(teacher)) for _ in trained],
+        floors={p: phase_floor(teacher, phases[p]) for p in trained})
+    items, labels = load_items(teacher.info, Path(cfg.data_dir), "train")
+    batches = training_batches(teacher.info, items, labels)
+
+    def sample_batch(n: int, gen: torch.Generator) -> tuple[torch.Tensor, Condition]:
+        x0, cond = batches(n, gen)
+        return torch.randn(x0.shape, generator=gen), cond
+
+    run_dir = out / "joint" if joint else phase_dir(out, cfg.phase)
+    train_phase(models, settings, sample_batch, run_dir, seed=cfg.seed + 100 * cfg.phase,
+                desc=f"{teacher.info.kind} {settings.method} seed {cfg.seed}")
+    for p in trained:
+        models.experts[p].eval().save(phase_dir(out, p + 1) / "generator")
+    print(f"student {settings.method}, phase(s) {[p + 1 for p in trained]} of {len(phases)} "
+          f"({settings.schedule}) in {time.time() - start:.0f} s: generators in {out}/phase*/generator/, "
+          f"losses in {run_dir / 'losses.png'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_main("student", StudentRunConfig, run, __doc__, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Students of diffusers teachers: phases initialised from the right expert, trained one per run or jointly."""
+
+import json
+
+import pytest
+import torch
+
+from phased_dmd.data.fashion_mnist import CLASS_NAMES, fetch
+from phased_dmd.distill import plan_phases
+from phased_dmd.distill_config import DistillConfig
+from phased_dmd.student import load_student, main, phase_floor, sample_student, serving_experts
+from phased_dmd.teachers.flow_model import Condition, teacher_info, tiny_teacher
+
+TINY = ["distill.iterations=2", "distill.batch_size=4", "distill.ttur=1", "distill.checkpoint_every=1"]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("student")
+    fetch(root / "fmnist")
+    torch.manual_seed(0)
+    tiny_teacher(teacher_info("wan2.2", list(CLASS_NAMES), 16)).save(root / "wan2.2")
+    return root
+
+
+def test_wan22_phases_take_the_expert_of_their_levels_and_phase_1_renoises_above_the_boundary(setup):
+    from phased_dmd.teachers.flow_model import load_teacher
+
+    teacher = load_teacher(setup / "wan2.2")
+    two = plan_phases(DistillConfig(method="phased", num_phases=2, shift=7.0))  # s_1 = 7 * 0.5 / 4 = 0.875
+    assert two[0].end_level == pytest.approx(0.875)
+    assert [serving_experts(teacher, p) for p in two] == [[0], [1]]
+    assert [phase_floor(teacher, p) for p in two] == [0.875, 0.0]
+    one = plan_phases(DistillConfig(method="sgts", shift=7.0))  # SGTS spans both experts: a two-expert generator
+    assert serving_experts(teacher, one[0]) == [0, 1] and phase_floor(teacher, one[0]) == 0.0
+    across = plan_phases(DistillConfig(method="phased", num_phases=2, shift=5.0))  # s_1 = 0.833: phase 1 spans both
+    assert serving_experts(teacher, across[0]) == [0, 1]
+
+
+@pytest.mark.parametrize("schedule", ["progressive", "joint"])
+def test_a_two_phase_student_trains_saves_and_samples(setup, schedule):
+    out = setup / schedule
+    common = [f"teacher={setup / 'wan2.2'}", f"data_dir={setup / 'fmnist'}", f"out_dir={out}", "seed=3",
+              "distill.method=phased", "distill.shift=7.0", f"distill.schedule={schedule}", *TINY]
+    for phase in (1, 2) if schedule == "progressive" else (1,):
+        assert main([*common, f"phase={phase}"]) == 0
+    experts = load_student(out, 2)
+    assert [len(e.experts) for e in experts] == [1, 1]
+    assert [json.loads((out / f"phase{p}/generator/teacher.json").read_text())["boundary"] for p in (1, 2)] == [
+        None, None]
+    history = (out / ("joint" if schedule == "joint" else "phase2") / "losses.csv").read_text().splitlines()
+    phases = [row.split(",")[1] for row in history[1:]]
+    assert phases == (["1", "2", "1", "2"] if schedule == "joint" else ["2", "2"])
+    cfg = DistillConfig(method="phased", num_phases=2, shift=7.0)
+    x = sample_student(experts, cfg, Condition(torch.arange(4)), torch.Generator().manual_seed(0))
+    assert x.shape == (4, 1, 16, 16) and torch.isfinite(x).all()
+
+
+def test_a_later_phase_without_its_earlier_phase_is_refused(setup, capsys):
+    code = main([f"teacher={setup / 'wan2.2'}", f"data_dir={setup / 'fmnist'}", f"out_dir={setup / 'empty'}",
+                 "phase=2", "distill.method=phased", *TINY])
+    assert code == 1
+    assert "phase 1 of this student is not trained yet (run phase 1 first)" in capsys.readouterr().err
