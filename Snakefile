@@ -5,9 +5,10 @@
 import re
 import shlex
 import sys
+from dataclasses import asdict
 
 from phased_dmd.choices import METHODS, TEACHER_KINDS
-from phased_dmd.config import ConfigError, section_overrides
+from phased_dmd.config import ConfigError, hydra_overrides, section_overrides
 from phased_dmd.data.fashion_mnist import FILES as FASHION_MNIST_FILES
 from phased_dmd.params import load_params
 from phased_dmd.toy.figure2_config import OBJECTIVES as FIGURE2_OBJECTIVES
@@ -26,7 +27,9 @@ wildcard_constraints:
     objective="|".join(FIGURE2_OBJECTIVES),
     method="|".join(METHODS),
     teacher="|".join(re.escape(k) for k in TEACHER_KINDS),
+    student="|".join(PARAMS.students.methods),
     seed=r"\d+",
+    phase=r"[1-9]\d*",
 
 
 rule all:
@@ -34,6 +37,7 @@ rule all:
         "reports/figure2.md",
         "reports/toy2d.md",
         expand("reports/teacher_{teacher}.png", teacher=PARAMS.teachers.names),
+        "reports/bench.md",
 
 
 # ---- Embedded data: Fashion-MNIST from Debian's package (or the folder in params.yaml data.fashion_mnist)
@@ -68,6 +72,80 @@ rule teacher:
         "OMP_NUM_THREADS=1 {PYTHON} -m phased_dmd.teachers.train {params.overrides} kind={wildcards.teacher} "
         "resolution={PARAMS.data.resolution} out_dir=results/teachers/{wildcards.teacher} "
         "data_dir=data/fashion-mnist grid={output.grid} > {log} 2>&1"
+
+
+# ---- Students: one job per phase; phase p starts from the saved generators of phases 1..p-1
+
+
+def student_dir(w):
+    return f"results/students/{w.teacher}/{w.student}/seed{w.seed}"
+
+
+def final_phase(teacher, student, seed):
+    """The marker of a finished student: its last phase's generator (joint: one job trains every phase)."""
+    count = PARAMS.students.settings(student, teacher).phase_count
+    return f"results/students/{teacher}/{student}/seed{seed}/phase{count}/generator/teacher.json"
+
+
+def earlier_phase(w):
+    if int(w.phase) == 1 or PARAMS.students.settings(w.student, w.teacher).schedule == "joint":
+        return []
+    return f"{student_dir(w)}/phase{int(w.phase) - 1}/generator/teacher.json"
+
+
+rule student_phase:
+    input:
+        FASHION_MNIST,
+        teacher="results/teachers/{teacher}/teacher.json",
+        earlier=earlier_phase,
+    output:
+        "results/students/{teacher}/{student}/seed{seed}/phase{phase}/generator/teacher.json",
+    params:
+        dir=student_dir,
+        settings=lambda w: shlex.join(hydra_overrides(asdict(PARAMS.students.settings(w.student, w.teacher)),
+                                                      "distill.")),
+    log:
+        "results/students/{teacher}/{student}/seed{seed}/phase{phase}/train.log",
+    threads: 1
+    shell:
+        "OMP_NUM_THREADS=1 {PYTHON} -m phased_dmd.student teacher=results/teachers/{wildcards.teacher} "
+        "data_dir=data/fashion-mnist out_dir={params.dir} phase={wildcards.phase} seed={wildcards.seed} "
+        "{params.settings} > {log} 2>&1"
+
+
+rule students:
+    input:
+        [final_phase(t, m, s) for t in PARAMS.students.teachers for m in PARAMS.students.methods
+         for s in PARAMS.students.seeds],
+
+
+# ---- Benchmark: one generator update per method, and sampling, on one tiny teacher
+
+
+rule bench_run:
+    input:
+        teacher=f"results/teachers/{PARAMS.bench.teacher}/teacher.json",
+    output:
+        "results/bench/measurements.json",
+    params:
+        overrides=shlex.join(section_overrides(PARAMS.bench, ())),
+    log:
+        "results/bench/run.log",
+    threads: workflow.cores  # alone on the machine: timings are not shared with other jobs
+    shell:
+        "OMP_NUM_THREADS=1 {PYTHON} -m phased_dmd.bench {params.overrides} "
+        "teacher_dir=results/teachers/{PARAMS.bench.teacher} out_dir=results/bench > {log} 2>&1"
+
+
+rule bench_report:
+    input:
+        "results/bench/measurements.json",
+    output:
+        md="reports/bench.md",
+        json="reports/bench.json",
+        png="reports/bench.png",
+    shell:
+        "{PYTHON} -m phased_dmd.reports.bench --params params.yaml --results results/bench --out reports/bench"
 
 
 # ---- Figure 2: full vs subinterval vs naive critic objective on a 1-D mixture (analytic scale)

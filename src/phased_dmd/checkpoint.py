@@ -21,8 +21,12 @@ from phased_dmd.io import save_weights
 PREFIX = "iter-"
 
 
-def save_checkpoint(root: Path, iteration: int, modules: dict[str, nn.Module], state: dict) -> Path:
-    """Write root/iter-NNNNNN/{<name>.safetensors, state.pt}; remove older checkpoints."""
+def save_checkpoint(root: Path, iteration: int, modules: dict[str, nn.Module], state: dict, origin: str = "") -> Path:
+    """Write root/iter-NNNNNN/{<name>.safetensors, state.pt, origin.json}; remove older checkpoints.
+
+    `origin` says what the run started from (settings, seed, inputs): a restart with another origin
+    must not resume from this checkpoint.
+    """
     root.mkdir(parents=True, exist_ok=True)
     for stale in root.glob(".tmp-*"):  # left by a run killed while writing
         shutil.rmtree(stale)
@@ -30,6 +34,7 @@ def save_checkpoint(root: Path, iteration: int, modules: dict[str, nn.Module], s
     for name, module in modules.items():
         save_weights(tmp / f"{name}.safetensors", module)
     torch.save(state, tmp / "state.pt")
+    (tmp / "origin.json").write_text(origin)
     final = root / f"{PREFIX}{iteration:07d}"
     os.replace(tmp, final)
     for old in root.glob(f"{PREFIX}*"):
@@ -41,6 +46,11 @@ def save_checkpoint(root: Path, iteration: int, modules: dict[str, nn.Module], s
 def latest_checkpoint(root: Path) -> Path | None:
     found = sorted(root.glob(f"{PREFIX}*")) if root.exists() else []
     return found[-1] if found else None
+
+
+def checkpoint_origin(path: Path) -> str:
+    origin = path / "origin.json"
+    return origin.read_text() if origin.is_file() else ""
 
 
 def load_checkpoint(path: Path, modules: dict[str, nn.Module]) -> dict:

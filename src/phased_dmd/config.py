@@ -44,6 +44,10 @@ def problems(obj: Any, prefix: str = "") -> Iterator[Problem]:
         child = getattr(obj, f.name)
         if dataclasses.is_dataclass(child):
             yield from problems(child, f"{prefix}{f.name}.")
+        elif isinstance(child, dict):
+            for key, item in child.items():
+                if dataclasses.is_dataclass(item):
+                    yield from problems(item, f"{prefix}{f.name}.{key}.")
 
 
 def hydra_overrides(section: Mapping, prefix: str = "") -> list[str]:

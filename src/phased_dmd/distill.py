@@ -12,6 +12,8 @@ Models are callables (x, t, cond) -> velocity; the toy networks and the diffuser
 from __future__ import annotations
 
 import csv
+import dataclasses
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ import torch
 from torch import Tensor, nn
 from tqdm import trange
 
-from phased_dmd.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from phased_dmd.checkpoint import checkpoint_origin, latest_checkpoint, load_checkpoint, save_checkpoint
 from phased_dmd.critic import critic_loss
 from phased_dmd.distill_config import DistillConfig
 from phased_dmd.dmd import dmd_generator_loss
@@ -100,20 +102,65 @@ class PhaseModels:
     def trained(self) -> list[int]:
         return list(range(len(self.experts) - len(self.fakes), len(self.experts)))
 
+    def fake_of(self, p: int) -> nn.Module:
+        return self.fakes[p - self.trained[0]]
+
+
+Batches = Callable[[int, torch.Generator], tuple]  # (n, generator) -> (noise at t = 1, cond)
+
+
+def phase_input(models: PhaseModels, p: int, cfg: DistillConfig, sample_batch: Batches,
+                gen: torch.Generator) -> tuple[Tensor, Any]:
+    """A batch at phase p's start level: noise, run through the earlier experts without gradient."""
+    noise, cond = sample_batch(cfg.batch_size, gen)
+    with torch.no_grad():
+        return (run_experts(models.experts[:p], plan_phases(cfg)[:p], noise, cond, cfg, gen) if p else noise), cond
+
+
+def fake_update(models: PhaseModels, p: int, cfg: DistillConfig, sample_batch: Batches, gen: torch.Generator,
+                opt: torch.optim.Optimizer, it: int = 0) -> float:
+    """One update of phase p's fake model: the score of the current x_{s_p} distribution (Eq. 13)."""
+    phase, fake = plan_phases(cfg)[p], models.fake_of(p)
+    x_in, cond = phase_input(models, p, cfg, sample_batch, gen)
+    with torch.no_grad():
+        x_s = phase_output(models.experts[p], phase, x_in, cond, cfg, gen)
+    t = renoise_times(cfg, phase, cfg.batch_size, False, models.floors.get(p, 0.0), gen).to(x_s.dtype)
+    noise = torch.randn(x_s.shape, generator=gen, dtype=x_s.dtype)
+    loss = critic_loss(cfg.critic, bind(fake, cond), x_s, noise, phase.end_level, t, cfg.max_weight)
+    _step(opt, loss, fake, cfg.grad_clip, "fake", it)
+    return loss.item()
+
+
+def generator_update(models: PhaseModels, p: int, cfg: DistillConfig, sample_batch: Batches, gen: torch.Generator,
+                     opt: torch.optim.Optimizer, it: int = 0) -> float:
+    """One update of phase p's expert by the DMD gradient (Eq. 10) at x_t re-noised from x_{s_p}."""
+    phase, expert = plan_phases(cfg)[p], models.experts[p]
+    x_in, cond = phase_input(models, p, cfg, sample_batch, gen)
+    x_s = phase_output(expert, phase, x_in, cond, cfg, gen)
+    t = renoise_times(cfg, phase, cfg.batch_size, True, models.floors.get(p, 0.0), gen).to(x_s.dtype)
+    x_t = renoise(x_s.detach(), torch.randn(x_s.shape, generator=gen, dtype=x_s.dtype), phase.end_level, t)
+    with torch.no_grad():
+        x0_real = x0_from_velocity(x_t, models.teacher(x_t, t, cond), t)
+        x0_fake = x0_from_velocity(x_t, models.fake_of(p)(x_t, t, cond), t)
+    loss = dmd_generator_loss(x_s, x0_fake, x0_real)
+    _step(opt, loss, expert, cfg.grad_clip, "generator", it)
+    return loss.item()
+
 
 class NonFiniteLoss(RuntimeError):
     """A loss became NaN or inf: the phase stops, the last good checkpoint is kept."""
 
 
-def train_phase(models: PhaseModels, cfg: DistillConfig, sample_batch: Callable[[int, torch.Generator], tuple],
-                run_dir: Path, seed: int = 0, desc: str = "distill") -> list[dict]:
+def train_phase(models: PhaseModels, cfg: DistillConfig, sample_batch: Batches, run_dir: Path, seed: int = 0,
+                desc: str = "distill", inputs: str = "") -> list[dict]:
     """Distil the trained phases, cfg.iterations generator updates each, in turn (iteration i updates
     trained phase i mod their number); return the loss history.
 
     `sample_batch(n, generator)` gives (noise at t = 1, cond). Every cfg.checkpoint_every iterations
     the run saves a checkpoint under run_dir/checkpoints and, when one is there, resumes from it
-    with the same weights, optimiser states and random stream as if it had never stopped. With
-    cfg.ema each trained expert ends holding the moving average of its weights.
+    with the same weights, optimiser states and random stream as if it had never stopped; a checkpoint
+    of other settings, seed or `inputs` (a fingerprint of the models it started from) is discarded.
+    With cfg.ema each trained expert ends holding the moving average of its weights.
     """
     phases, trained = plan_phases(cfg), models.trained
     gen = torch.Generator().manual_seed(seed)
@@ -128,7 +175,12 @@ def train_phase(models: PhaseModels, cfg: DistillConfig, sample_batch: Callable[
             emas[p] = weights[f"ema{p + 1}"] = ema_model(expert, cfg.ema)
     start, history, total = 0, [], cfg.iterations * len(trained)  # cfg.iterations updates per phase
     label = "+".join(str(p + 1) for p in trained)
-    if (found := latest_checkpoint(run_dir / "checkpoints")) is not None:
+    origin = json.dumps({"settings": dataclasses.asdict(cfg), "seed": seed, "inputs": inputs}, sort_keys=True)
+    found = latest_checkpoint(run_dir / "checkpoints")
+    if found is not None and checkpoint_origin(found) != origin:
+        print(f"{desc}: {found} was written with other settings or inputs; starting afresh")
+        found = None
+    if found is not None:
         state = load_checkpoint(found, weights)
         for p, (opt_g, opt_f) in opts.items():
             opt_g.load_state_dict(state[f"opt_generator{p + 1}"])
@@ -141,43 +193,20 @@ def train_phase(models: PhaseModels, cfg: DistillConfig, sample_batch: Callable[
                  desc=f"{desc} phase {label}/{len(phases)}")
     for it in bar:
         p = trained[it % len(trained)]
-        phase, expert, fake, s = phases[p], models.experts[p], models.fakes[p - trained[0]], phases[p].end_level
-        floor = models.floors.get(p, 0.0)
-
-        def phase_input(n: int) -> tuple[Tensor, Any]:
-            noise, cond = sample_batch(n, gen)
-            with torch.no_grad():
-                return (run_experts(models.experts[:p], phases[:p], noise, cond, cfg, gen) if p else noise), cond
-
-        for _ in range(cfg.ttur):  # fake model: score of the current x_{s_p} distribution
-            x_in, cond = phase_input(cfg.batch_size)
-            with torch.no_grad():
-                x_s = phase_output(expert, phase, x_in, cond, cfg, gen)
-            t = renoise_times(cfg, phase, cfg.batch_size, False, floor, gen).to(x_s.dtype)
-            noise = torch.randn(x_s.shape, generator=gen, dtype=x_s.dtype)
-            loss_f = critic_loss(cfg.critic, bind(fake, cond), x_s, noise, s, t, cfg.max_weight)
-            _step(opts[p][1], loss_f, fake, cfg.grad_clip, "fake", it)
-
-        x_in, cond = phase_input(cfg.batch_size)
-        x_s = phase_output(expert, phase, x_in, cond, cfg, gen)
-        t = renoise_times(cfg, phase, cfg.batch_size, True, floor, gen).to(x_s.dtype)
-        x_t = renoise(x_s.detach(), torch.randn(x_s.shape, generator=gen, dtype=x_s.dtype), s, t)
-        with torch.no_grad():
-            x0_real = x0_from_velocity(x_t, models.teacher(x_t, t, cond), t)
-            x0_fake = x0_from_velocity(x_t, fake(x_t, t, cond), t)
-        loss_g = dmd_generator_loss(x_s, x0_fake, x0_real)
-        _step(opts[p][0], loss_g, expert, cfg.grad_clip, "generator", it)
+        opt_g, opt_f = opts[p]
+        for _ in range(cfg.ttur):
+            loss_f = fake_update(models, p, cfg, sample_batch, gen, opt_f, it)
+        loss_g = generator_update(models, p, cfg, sample_batch, gen, opt_g, it)
         if p in emas:
-            emas[p].update_parameters(expert)
-
-        history.append({"iteration": it + 1, "phase": p + 1, "generator_loss": loss_g.item(),
-                        "fake_loss": loss_f.item()})
-        bar.set_postfix(g=f"{loss_g.item():.3g}", fake=f"{loss_f.item():.3g}", refresh=False)
+            emas[p].update_parameters(models.experts[p])
+        history.append({"iteration": it + 1, "phase": p + 1, "generator_loss": loss_g, "fake_loss": loss_f})
+        bar.set_postfix(g=f"{loss_g:.3g}", fake=f"{loss_f:.3g}", refresh=False)
         if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == total:
             optimiser_states = {f"opt_{role}{q + 1}": opt.state_dict() for q, pair in opts.items()
                                 for role, opt in zip(("generator", "fake"), pair)}
             save_checkpoint(run_dir / "checkpoints", it + 1, weights, {
-                "iteration": it + 1, "history": history, "generator": gen.get_state(), **optimiser_states})
+                "iteration": it + 1, "history": history, "generator": gen.get_state(), **optimiser_states},
+                origin)
     write_history(run_dir, history)
     for p, ema in emas.items():  # the expert is the average: the next phase's input and the student
         models.experts[p].load_state_dict(ema.module.state_dict())

@@ -38,6 +38,11 @@ class DistillConfig:
     ema: Optional[float] = None  # decay of the generator's weight average (None: no EMA)
     checkpoint_every: int = 100  # iterations between checkpoints (resume after a kill or a requeue)
 
+    @property
+    def phase_count(self) -> int:
+        """How many phases (and generator experts) the method trains: Phased num_phases, else one."""
+        return self.num_phases if self.method == "phased" else 1
+
     def check(self):
         yield from C.choice("method", self.method, METHODS)
         yield from C.choice("step_rule", self.step_rule, STEP_RULES)

@@ -13,7 +13,9 @@ from typing import Optional
 import yaml
 from omegaconf import MISSING
 
+from phased_dmd.bench_config import BenchParams
 from phased_dmd.config import ConfigError, build
+from phased_dmd.student_config import StudentsParams
 from phased_dmd.teachers.config import TeachersParams
 from phased_dmd.toy.figure2_config import Figure2Params
 from phased_dmd.toy.toy2d_config import Toy2dParams
@@ -35,6 +37,8 @@ class DataParams:
 class Params:
     data: DataParams = field(default_factory=DataParams)
     teachers: TeachersParams = field(default_factory=TeachersParams)
+    students: StudentsParams = field(default_factory=StudentsParams)
+    bench: BenchParams = field(default_factory=BenchParams)
     figure2: Figure2Params = field(default_factory=Figure2Params)
     toy2d: Toy2dParams = field(default_factory=Toy2dParams)
 

@@ -14,6 +14,7 @@ the high-noise expert alone re-noises only above the boundary (t in (boundary, 1
 from __future__ import annotations
 
 import copy
+import hashlib
 import sys
 import time
 from pathlib import Path
@@ -59,6 +60,15 @@ def phase_floor(teacher: FlowModel, phase: Phase) -> float:
     return teacher.info.boundary if high_only else 0.0
 
 
+def weights_digest(folders: list[Path]) -> str:
+    """SHA-256 of the safetensors weights under `folders`: what a phase started from (for resume)."""
+    digest = hashlib.sha256()
+    for folder in folders:
+        for path in sorted(Path(folder).rglob("*.safetensors")):
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def load_student(out_dir: Path, phases: int) -> list[FlowModel]:
     """The generator experts of phases 1..phases, saved by earlier runs (with the teacher loader)."""
     experts = []
@@ -102,8 +112,9 @@ def run(cfg: StudentRunConfig) -> None:
         return torch.randn(x0.shape, generator=gen), cond
 
     run_dir = out / "joint" if joint else phase_dir(out, cfg.phase)
+    sources = [Path(cfg.teacher), *(phase_dir(out, p + 1) / "generator" for p in range(trained[0]))]
     train_phase(models, settings, sample_batch, run_dir, seed=cfg.seed + 100 * cfg.phase,
-                desc=f"{teacher.info.kind} {settings.method} seed {cfg.seed}")
+                desc=f"{teacher.info.kind} {settings.method} seed {cfg.seed}", inputs=weights_digest(sources))
     for p in trained:
         models.experts[p].eval().save(phase_dir(out, p + 1) / "generator")
     print(f"student {settings.method}, phase(s) {[p + 1 for p in trained]} of {len(phases)} "

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from typing import Optional
 
 from omegaconf import MISSING
 
 from phased_dmd import config as C
+from phased_dmd.choices import TEACHER_KINDS
+from phased_dmd.config import problems
 from phased_dmd.distill_config import DistillConfig
 
 
@@ -23,3 +27,44 @@ class StudentRunConfig:
 
     def check(self):
         yield from C.positive("phase", self.phase)
+
+
+@dataclass
+class StudentSpec:
+    """One kind of student in params.yaml (`students.methods.<name>`): what differs from the shared settings."""
+
+    method: str = MISSING  # dmd | sgts | phased
+    num_phases: int = 1
+    interval: str = "nested"
+    critic: str = "subinterval"
+    fixed_t: Optional[float] = None
+
+
+@dataclass
+class StudentsParams:
+    """params.yaml, section `students`: few-step students of the embedded teachers, phase by phase."""
+
+    teachers: list[str] = MISSING  # which teachers get students
+    methods: dict[str, StudentSpec] = MISSING
+    seeds: list[int] = MISSING
+    shift: dict[str, float] = field(default_factory=dict)  # per teacher; others use distill.shift
+    distill: DistillConfig = field(default_factory=DistillConfig)  # shared; `method` comes from the spec
+
+    def check(self):
+        yield from C.non_empty_unique("teachers", self.teachers)
+        for i, name in enumerate(self.teachers):
+            yield from C.choice(f"teachers[{i}]", name, TEACHER_KINDS)
+        yield from C.non_empty_unique("seeds", self.seeds)
+        for name in self.shift:
+            yield from C.choice(f"shift.{name}", name, TEACHER_KINDS)
+        for name in self.methods:
+            if not name.replace("_", "").isalnum():
+                yield f"methods.{name}", "a name of letters, digits and _ (it becomes a folder)", name
+            for key, expected, value in problems(self.settings(name, self.teachers[0])):
+                yield f"methods.{name}: {key}", expected, value
+
+    def settings(self, name: str, teacher: str) -> DistillConfig:
+        """The shared distill settings with student `name`'s spec and the teacher's shift."""
+        spec = self.methods[name]
+        return dataclasses.replace(self.distill, **dataclasses.asdict(spec),
+                                   shift=self.shift.get(teacher, self.distill.shift))

@@ -1,0 +1,115 @@
+"""reports/bench.{md,json,png}: cost of one generator update per method, and of sampling, measured.
+
+    python -m phased_dmd.reports.bench --params params.yaml --results results/bench --out reports/bench
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from phased_dmd.io import write_json, write_text  # noqa: E402
+from phased_dmd.reports.common import git_revision, report_main, save_figure  # noqa: E402
+
+ROWS = {"dmd": "DMD, 1 step", "full_backprop": "4 steps, backprop through all steps",
+        "sgts": "4 steps, SGTS", "phased_2": "Phased DMD, 4 steps, 2 phases",
+        "phased_4": "Phased DMD, 4 steps, 4 phases"}
+
+
+def with_ratios(updates: dict) -> dict:
+    """Each method's seconds and peak_mb, plus both as a ratio to one-step DMD."""
+    base = updates["dmd"]
+    return {name: {**cost, "seconds_ratio": cost["seconds"] / base["seconds"],
+                   "peak_ratio": cost["peak_mb"] / base["peak_mb"]} for name, cost in updates.items()}
+
+
+def targets(updates: dict, sampling: dict) -> dict:
+    return {
+        "phased_peak_at_most_1.2x_dmd": {
+            "held": max(updates[m]["peak_ratio"] for m in ("phased_2", "phased_4")) <= 1.2,
+            "text": "Phased DMD's peak memory per generator update is at most 1.2x one-step DMD's"},
+        "full_backprop_peak_at_least_2.5x_dmd": {
+            "held": updates["full_backprop"]["peak_ratio"] >= 2.5,
+            "text": "backprop through all 4 steps needs at least 2.5x one-step DMD's peak memory"},
+        "sampling_speedup_at_least_15x": {
+            "held": sampling["speedup"] >= 15,
+            "text": "the 4-step student samples at least 15x faster than the teacher's 40 steps with CFG"},
+    }
+
+
+def markdown(data: dict) -> str:
+    setup, s = data["setup"], data["sampling"]
+    lines = [
+        "# Benchmark: cost of a generator update and of sampling",
+        "",
+        f"Scale: embedded (tiny {setup['teacher']} teacher, {setup['teacher_parameters']:,} parameters, 16x16 images); "
+        f"CPU ({setup['machine']}, {setup['cpu_count']} cores), one thread, torch {setup['torch']}; generator "
+        f"batch {setup['batch_size']}. Time: median of {setup['repeats']} updates after a warm-up "
+        "(range over the repeats in brackets; Phased: mean over its phases). Memory: peak of tensor memory "
+        "allocated during one update above what was held before it (weights, AdamW state, the previous gradients), "
+        "from the PyTorch CPU allocator's events; Phased: its largest phase. Measurements, not seeds: "
+        "there is no distillation seed here. Regenerate: `snakemake reports/bench.md --cores 2`.",
+        "",
+        "| generator update | seconds | x DMD | peak MiB | x DMD |",
+        "|---|---|---|---|---|",
+    ]
+    for name, c in data["generator_update"].items():
+        reps = [r for ph in c["per_phase"] for r in ph["repeats"]]
+        lines.append(f"| {ROWS[name]} | {c['seconds']:.3f} [{min(reps):.3f}, {max(reps):.3f}] | "
+                     f"{c['seconds_ratio']:.2f} | {c['peak_mb']:.1f} | {c['peak_ratio']:.2f} |")
+    lines += [
+        "",
+        f"Sampling {setup['samples']} images: teacher {s['teacher_evaluations'] // 2} Euler steps with CFG "
+        f"({s['teacher_evaluations']} evaluations, CFG batched) {s['teacher_seconds']:.2f} s; 4-step student "
+        f"({s['student_evaluations']} evaluations) {s['student_seconds']:.3f} s: **{s['speedup']:.1f}x** faster "
+        "(best of 3 each; the student's cost does not depend on its weights).",
+        "",
+        "The paper gives no measured numbers for these costs; its argument (Sec. 4) is that Phased DMD keeps the "
+        "one-step memory per update while backpropagating through every step grows with the number of steps, "
+        "and that 4 steps replace 40 steps with CFG.",
+        "",
+    ]
+    for t in data["targets"].values():
+        lines.append(f"- {t['text']}: **{'held' if t['held'] else 'did NOT hold'}**.")
+    lines += ["", "![Time and peak memory of one generator update, as a ratio to one-step DMD](bench.png)", "",
+              f"Git revision {data['provenance']['git']}; the measurements took {data['provenance']['seconds']:.0f} s.",
+              ""]
+    return "\n".join(lines)
+
+
+def plot(path: Path, updates: dict) -> None:
+    names = list(updates)
+    fig, axes = plt.subplots(1, 2, figsize=(8, 2.8), dpi=90)
+    for ax, key, title in zip(axes, ("seconds_ratio", "peak_ratio"), ("time per update", "peak memory per update")):
+        ax.barh([ROWS[n] for n in names], [updates[n][key] for n in names], color="tab:blue")
+        ax.axvline(1.0, color="k", lw=0.8)
+        ax.set_title(f"{title} (x one-step DMD)", fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.invert_yaxis()
+    axes[1].set_yticklabels([])
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def write_report(params, results: Path, out: Path) -> None:
+    raw = json.loads((results / "measurements.json").read_text())
+    updates = with_ratios(raw["generator_update"])
+    data = {"generator_update": updates, "sampling": raw["sampling"], "targets": targets(updates, raw["sampling"]),
+            "setup": raw["setup"], "provenance": {"git": git_revision(), "seconds": raw["seconds"]}}
+    plot(out.with_suffix(".png"), updates)
+    write_json(out.with_suffix(".json"), data)
+    write_text(out.with_suffix(".md"), markdown(data))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return report_main("bench", __doc__, write_report, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

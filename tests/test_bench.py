@@ -1,0 +1,41 @@
+"""The benchmark measures what it says: allocator peaks, and every method's generator update."""
+
+import json
+
+import torch
+
+from phased_dmd.bench import main, peak_allocated_mb
+from phased_dmd.data.fashion_mnist import CLASS_NAMES
+from phased_dmd.reports.bench import write_report
+from phased_dmd.teachers.flow_model import teacher_info, tiny_teacher
+
+
+def test_peak_allocated_counts_live_tensors_only():
+    def fn():
+        a = torch.ones(2 * 2**20)  # 8 MiB
+        del a
+        b = torch.ones(2**20)  # 4 MiB, allocated after a is freed
+        return b.sum()
+
+    assert 8.0 <= peak_allocated_mb(fn) < 8.5
+
+
+def test_bench_measures_every_method_and_reports_ratios(tmp_path):
+    torch.manual_seed(0)
+    tiny_teacher(teacher_info("wan2.1", list(CLASS_NAMES), 16)).save(tmp_path / "teacher")
+    assert main([f"teacher_dir={tmp_path / 'teacher'}", f"out_dir={tmp_path / 'bench'}", "teacher=wan2.1",
+                 "batch_size=8", "repeats=1", "samples=10", "teacher_steps=4"]) == 0
+    raw = json.loads((tmp_path / "bench" / "measurements.json").read_text())
+    updates = raw["generator_update"]
+    assert list(updates) == ["dmd", "full_backprop", "sgts", "phased_2", "phased_4"]
+    assert [len(u["per_phase"]) for u in updates.values()] == [1, 1, 1, 2, 4]
+    # gradients through all 4 steps keep 4 steps of activations; SGTS keeps one
+    assert updates["full_backprop"]["peak_mb"] > 1.5 * updates["sgts"]["peak_mb"]
+    assert raw["sampling"]["teacher_evaluations"] == 8 and raw["sampling"]["student_evaluations"] == 4
+
+    write_report(None, tmp_path / "bench", tmp_path / "report")
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["generator_update"]["dmd"]["peak_ratio"] == 1.0
+    assert set(report["generator_update"]["phased_2"]) >= {"seconds", "peak_mb", "seconds_ratio", "peak_ratio"}
+    assert set(report["sampling"]) >= {"teacher_seconds", "student_seconds", "speedup"}
+    assert "| Phased DMD, 4 steps, 2 phases |" in (tmp_path / "report.md").read_text()
