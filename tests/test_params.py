@@ -45,6 +45,16 @@ BAD = {
                         "figure2.mixture.weights: expected weights, means and stds"),
     "data resolution": ("data.resolution", 18, "data.resolution: expected a multiple of 4"),
     "zero std": ("figure2.mixture.stds", [0.3, 0.0, 0.3], "figure2.mixture.stds: expected positive numbers"),
+    "unknown teacher": ("students.teachers", ["wan2.1", "sd3"], "students.teachers[1]: expected one of"),
+    "steps not split into phases": ("students.methods.phased4", {"method": "phased", "num_phases": 3},
+                                    "students.methods.phased4: num_phases: expected a divisor of num_steps = 4, got 3"),
+    "unknown method": ("students.methods.dmd", {"method": "dmd3"},
+                       "students.methods.dmd: method: expected one of ['dmd', 'sgts', 'phased'], got 'dmd3'"),
+    "student name": ("students.methods", {"a/b": {"method": "dmd"}}, "students.methods.a/b: expected a name of"),
+    "shift of an unknown teacher": ("students.shift", {"wan3": 7.0}, "students.shift.wan3: expected one of"),
+    "unknown schedule": ("students.distill.schedule", "parallel",
+                         "students.distill.schedule: expected one of ['progressive', 'joint'], got 'parallel'"),
+    "bench teacher": ("bench.teacher", "flux", "bench.teacher: expected one of"),
 }
 
 

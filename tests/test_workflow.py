@@ -50,6 +50,8 @@ def repo(tmp_path: Path) -> Path:
     edit_params(dest, "toy2d", seeds=[0, 1], pretrain_iterations=30, distill__iterations=4, distill__ttur=1,
                 distill__batch_size=64)
     edit_params(dest, "teachers", train__iterations=5, train__batch_size=16)
+    edit_params(dest, "students", seeds=[0], distill__iterations=2, distill__batch_size=4, distill__ttur=1)
+    edit_params(dest, "bench", batch_size=4, repeats=1, samples=10)
     run(["git", "init", "-q"], dest)
     run(["git", "add", "-A"], dest)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"], dest)
@@ -109,6 +111,33 @@ def test_data_and_teacher_rules_make_a_loadable_teacher_and_its_grid(repo: Path)
     teacher = load_teacher(repo / "results/teachers/wan2.1")
     assert teacher.info.prompts[0] == "T-shirt/top" and teacher.info.resolution == 16
     assert (repo / "results/teachers/wan2.1/config.yaml").exists()  # the resolved run config
+
+
+def test_student_phases_chain_and_a_distill_knob_retrains_the_students_not_the_teacher(repo: Path):
+    from phased_dmd.student import load_student
+
+    final = "results/students/wan2.2/phased/seed0/phase2/generator/teacher.json"
+    run(["snakemake", final, "--cores", "2"], repo)
+    experts = load_student(repo / "results/students/wan2.2/phased/seed0", 2)
+    assert len(experts) == 2 and all(len(e.experts) == 1 for e in experts)  # the Wan2.2 experts, one per phase
+    for phase in (1, 2):  # the loss log and plot of each phase
+        assert (repo / f"results/students/wan2.2/phased/seed0/phase{phase}/losses.png").exists()
+    assert dry_run_jobs(repo, final) == []
+
+    edit_params(repo, "students", distill__lr_fake=0.0005)
+    assert dry_run_jobs(repo, final) == ["student_phase"] * 2
+
+
+def test_bench_target_writes_the_table_and_its_json(repo: Path):
+    run(["snakemake", "reports/bench.md", "--cores", "2"], repo)
+    data = json.loads((repo / "reports/bench.json").read_text())
+    assert set(data["generator_update"]) == {"dmd", "full_backprop", "sgts", "phased_2", "phased_4"}
+    assert all({"seconds", "peak_mb"} <= set(v) for v in data["generator_update"].values())
+    assert set(data["sampling"]) >= {"teacher_seconds", "student_seconds", "speedup"}
+    assert "x DMD" in (repo / "reports/bench.md").read_text()
+
+    edit_params(repo, "bench", repeats=2)  # a measurement knob: the measurement reruns, not the teacher
+    assert dry_run_jobs(repo, "reports/bench.md") == ["bench_report", "bench_run"]
 
 
 @pytest.mark.parametrize(

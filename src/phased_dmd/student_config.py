@@ -60,8 +60,10 @@ class StudentsParams:
         for name in self.methods:
             if not name.replace("_", "").isalnum():
                 yield f"methods.{name}", "a name of letters, digits and _ (it becomes a folder)", name
+            own = dataclasses.asdict(self.methods[name])  # the shared `distill` block is checked on its own
             for key, expected, value in problems(self.settings(name, self.teachers[0])):
-                yield f"methods.{name}: {key}", expected, value
+                if key in own:
+                    yield f"methods.{name}: {key}", expected, value
 
     def settings(self, name: str, teacher: str) -> DistillConfig:
         """The shared distill settings with student `name`'s spec and the teacher's shift."""
