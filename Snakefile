@@ -36,7 +36,7 @@ rule all:
     input:
         "reports/figure2.md",
         "reports/toy2d.md",
-        expand("reports/teacher_{teacher}.png", teacher=PARAMS.teachers.names),
+        "reports/teachers.md",
         "reports/bench.md",
 
 
@@ -62,6 +62,7 @@ rule teacher:
         FASHION_MNIST,
     output:
         spec="results/teachers/{teacher}/teacher.json",
+        training="results/teachers/{teacher}/training.json",
         grid="reports/teacher_{teacher}.png",
     params:
         overrides=shlex.join(section_overrides(PARAMS.teachers, ("names",))),
@@ -72,6 +73,50 @@ rule teacher:
         "OMP_NUM_THREADS=1 {PYTHON} -m phased_dmd.teachers.train {params.overrides} kind={wildcards.teacher} "
         "resolution={PARAMS.data.resolution} out_dir=results/teachers/{wildcards.teacher} "
         "data_dir=data/fashion-mnist grid={output.grid} > {log} 2>&1"
+
+
+# ---- The embedded feature network (a Fashion-MNIST classifier) and the teachers' prompt adherence
+
+
+rule classifier:
+    input:
+        FASHION_MNIST,
+    output:
+        "results/classifier/model/config.json",
+        metrics="results/classifier/metrics.json",
+    log:
+        "results/classifier/train.log",
+    threads: 1
+    shell:
+        "OMP_NUM_THREADS=1 {PYTHON} -m phased_dmd.metrics.classifier data_dir=data/fashion-mnist "
+        "out_dir=results/classifier resolution={PARAMS.data.resolution} > {log} 2>&1"
+
+
+rule teacher_recognition:
+    input:
+        "results/classifier/model/config.json",
+        teacher="results/teachers/{teacher}/teacher.json",
+    output:
+        "results/teachers/{teacher}/recognition/recognition.json",
+    log:
+        "results/teachers/{teacher}/recognition/run.log",
+    threads: 1
+    shell:
+        "OMP_NUM_THREADS=1 {PYTHON} -m phased_dmd.metrics.recognition teacher=results/teachers/{wildcards.teacher} "
+        "classifier=results/classifier/model data_dir=data/fashion-mnist "
+        "out_dir=results/teachers/{wildcards.teacher}/recognition > {log} 2>&1"
+
+
+rule teachers_report:
+    input:
+        "results/classifier/metrics.json",
+        expand("results/teachers/{teacher}/{file}", teacher=PARAMS.teachers.names,
+               file=["training.json", "recognition/recognition.json"]),
+    output:
+        md="reports/teachers.md",
+        json="reports/teachers.json",
+    shell:
+        "{PYTHON} -m phased_dmd.reports.teachers --params params.yaml --results results --out reports/teachers"
 
 
 # ---- Students: one job per phase; phase p starts from the saved generators of phases 1..p-1

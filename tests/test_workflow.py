@@ -113,6 +113,21 @@ def test_data_and_teacher_rules_make_a_loadable_teacher_and_its_grid(repo: Path)
     assert (repo / "results/teachers/wan2.1/config.yaml").exists()  # the resolved run config
 
 
+def test_teachers_report_measures_prompt_adherence_with_the_trained_classifier(repo: Path):
+    edit_params(repo, "teachers", names=["wan2.1", "qwen-image"])
+    clf = yaml.safe_load((repo / "configs/classifier.yaml").read_text())
+    clf["train"]["iterations"] = 30  # tiny: seconds
+    (repo / "configs/classifier.yaml").write_text(yaml.safe_dump(clf))
+    run(["snakemake", "reports/teachers.md", "--cores", "2"], repo)
+    data = json.loads((repo / "reports/teachers.json").read_text())
+    assert list(data["rows"]) == ["wan2.1", "qwen-image"]
+    for row in data["rows"].values():
+        assert 0 <= row["recognised"] <= 1 and len(row["per_class"]) == 10 and row["samples"] == 200
+    assert set(data["classifier"]["held_out_accuracy"]) == {"images", "moving_frames"}
+    text = (repo / "reports/teachers.md").read_text()
+    assert "| qwen-image (t2i) | Qwen/Qwen-Image | 1 |" in text and "embedded feature network" in text
+
+
 def test_student_phases_chain_and_a_distill_knob_retrains_the_students_not_the_teacher(repo: Path):
     from phased_dmd.student import load_student
 

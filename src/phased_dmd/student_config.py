@@ -41,13 +41,27 @@ class StudentSpec:
 
 
 @dataclass
+class TeacherSettings:
+    """Settings that depend on the teacher (`students.per_teacher.<kind>`); unset ones come from `distill`."""
+
+    shift: Optional[float] = None  # Wan2.2: 7 (9 for I2V) puts the end of phase 1 at the expert boundary
+    batch_size: Optional[int] = None  # videos carry 5 frames' tokens: a smaller batch keeps a phase's time
+
+    def check(self):
+        if self.shift is not None:
+            yield from C.positive("shift", self.shift)
+        if self.batch_size is not None:
+            yield from C.positive("batch_size", self.batch_size)
+
+
+@dataclass
 class StudentsParams:
     """params.yaml, section `students`: few-step students of the embedded teachers, phase by phase."""
 
     teachers: list[str] = MISSING  # which teachers get students
     methods: dict[str, StudentSpec] = MISSING
     seeds: list[int] = MISSING
-    shift: dict[str, float] = field(default_factory=dict)  # per teacher; others use distill.shift
+    per_teacher: dict[str, TeacherSettings] = field(default_factory=dict)
     distill: DistillConfig = field(default_factory=DistillConfig)  # shared; `method` comes from the spec
 
     def check(self):
@@ -55,8 +69,8 @@ class StudentsParams:
         for i, name in enumerate(self.teachers):
             yield from C.choice(f"teachers[{i}]", name, TEACHER_KINDS)
         yield from C.non_empty_unique("seeds", self.seeds)
-        for name in self.shift:
-            yield from C.choice(f"shift.{name}", name, TEACHER_KINDS)
+        for name in self.per_teacher:
+            yield from C.choice(f"per_teacher.{name}", name, TEACHER_KINDS)
         for name in self.methods:
             if not name.replace("_", "").isalnum():
                 yield f"methods.{name}", "a name of letters, digits and _ (it becomes a folder)", name
@@ -66,7 +80,7 @@ class StudentsParams:
                     yield f"methods.{name}: {key}", expected, value
 
     def settings(self, name: str, teacher: str) -> DistillConfig:
-        """The shared distill settings with student `name`'s spec and the teacher's shift."""
-        spec = self.methods[name]
-        return dataclasses.replace(self.distill, **dataclasses.asdict(spec),
-                                   shift=self.shift.get(teacher, self.distill.shift))
+        """The shared distill settings with student `name`'s spec and the teacher's own settings."""
+        own = dataclasses.asdict(self.per_teacher.get(teacher, TeacherSettings()))
+        return dataclasses.replace(self.distill, **dataclasses.asdict(self.methods[name]),
+                                   **{k: v for k, v in own.items() if v is not None})

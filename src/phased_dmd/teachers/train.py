@@ -22,6 +22,7 @@ from phased_dmd.critic import critic_loss
 from phased_dmd.data.fashion_mnist import CLASS_NAMES
 from phased_dmd.ema import ema_model
 from phased_dmd.grids import step_grid
+from phased_dmd.io import write_json
 from phased_dmd.rollout import rollout
 from phased_dmd.runs import run_main
 from phased_dmd.teachers.config import TeacherRunConfig, TeacherTrainConfig
@@ -116,6 +117,8 @@ def run(cfg: TeacherRunConfig) -> None:
     _, cond = prompt_conditions(info, *load_items(info, Path(cfg.data_dir), "test"), per_prompt, gen)
     samples = sample(model, cond, cfg.sample.steps, cfg.sample.cfg_scale, cfg.sample.cfg_form, gen)
     save_grid(samples, list(CLASS_NAMES), Path(cfg.grid))
+    write_json(out / "training.json", {"seconds": trained, "iterations": cfg.train.iterations, "batch_size": batch_size,
+                                       "parameters": sum(p.numel() for p in model.parameters())})
     model.save(out)
     print(f"teacher {cfg.kind}: trained in {trained:.0f} s, {cfg.train.iterations} iterations; saved to {out}/, "
           f"sample grid ({cfg.sample.steps} steps, CFG {cfg.sample.cfg_scale}) in {cfg.grid}")

@@ -1,0 +1,1 @@
+"""Metrics: the embedded feature network and the measures built on it."""
