@@ -140,3 +140,20 @@ def test_a_non_finite_loss_stops_the_phase(tmp_path):
     models = PhaseModels(bad_teacher, [net], [IgnoringCond(ToyVelocityNet(2, 16, 1))])
     with pytest.raises(NonFiniteLoss, match="generator loss is nan at iteration 1"):
         train_phase(models, c, lambda n, g: (torch.randn(n, 2), None), tmp_path)
+
+
+def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path, capsys):
+    """A rerun after a params edit must start afresh, not continue the old run's state."""
+    def phase(lr):
+        torch.manual_seed(0)
+        net = IgnoringCond(ToyVelocityNet(2, 16, 1))
+        c = cfg(method="dmd", iterations=3, checkpoint_every=1, lr_fake=lr, batch_size=8, ttur=1)
+        models = PhaseModels(_teacher, [net], [IgnoringCond(ToyVelocityNet(2, 16, 1))])
+        return train_phase(models, c, lambda n, g: (torch.randn(n, 2, generator=g), None), tmp_path), net
+
+    first, _ = phase(1e-3)
+    again, _ = phase(1e-3)  # finished: resumes at the end, nothing to do
+    assert "resuming phase 1 at iteration 3" in capsys.readouterr().out and again == first
+    changed, _ = phase(5e-4)
+    assert "written with other settings or inputs; starting afresh" in capsys.readouterr().out
+    assert len(changed) == 3 and changed != first
