@@ -48,12 +48,12 @@ def run(cfg: RecognitionRunConfig) -> None:
     teacher, net = load_teacher(Path(cfg.teacher)), FeatureNet.from_pretrained(cfg.classifier).eval()
     gen = torch.Generator().manual_seed(cfg.seed)
     items, labels = load_items(teacher.info, Path(cfg.data_dir), "test")
-    _, cond = prompt_conditions(teacher.info, items, labels, cfg.per_prompt, gen)
+    real, cond = prompt_conditions(teacher.info, items, labels, cfg.per_prompt, gen)
     samples = sample(teacher, cond, cfg.steps, cfg.cfg_scale, generator=gen)
     result = recognition(net, samples, cond.prompt_ids, teacher.info.prompts)
     write_json(Path(cfg.out_dir) / "recognition.json", {
-        **result, "kind": teacher.info.kind, "steps": cfg.steps, "cfg_scale": cfg.cfg_scale,
-        "seconds": time.time() - start})
+        **result, "real": recognition(net, real, cond.prompt_ids, teacher.info.prompts),
+        "kind": teacher.info.kind, "steps": cfg.steps, "cfg_scale": cfg.cfg_scale, "seconds": time.time() - start})
     print(f"recognition of {cfg.teacher}: {result['accuracy']:.3f} over {result['samples']} samples; in {cfg.out_dir}/")
 
 

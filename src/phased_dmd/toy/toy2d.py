@@ -94,7 +94,11 @@ def baselines(cfg: Toy2dRunConfig, net: torch.nn.Module, mixture: GaussianMixtur
 
 
 def distill(cfg: Toy2dRunConfig, mixture: GaussianMixture, out: Path) -> list[torch.nn.Module]:
-    """Train the method's phases progressively; return the generator experts."""
+    """Train the method's phases progressively; return the generator experts.
+
+    A phase finished before an interruption resumes from its last checkpoint, at its end (no training),
+    unless it was written with other settings: then it trains afresh.
+    """
     init = ToyVelocityNet(2, cfg.net.hidden, cfg.net.layers)
     init.load_state_dict(load_file(cfg.init))
     teacher = lambda x, t, cond: mixture.velocity(x.double(), t.double()).to(x.dtype)  # noqa: E731
@@ -104,15 +108,11 @@ def distill(cfg: Toy2dRunConfig, mixture: GaussianMixture, out: Path) -> list[to
         for expert in experts:
             expert.requires_grad_(False)
         experts.append(copy.deepcopy(init).train())
-        done = out / f"expert{p + 1}.safetensors"
-        if done.exists():  # finished before an interruption
-            experts[-1].load_state_dict(load_file(done))
-            continue
         wrapped = [IgnoringCond(e) for e in experts]
         models = PhaseModels(teacher=teacher, experts=wrapped, fakes=[IgnoringCond(copy.deepcopy(init).train())])
         train_phase(models, cfg.distill, sample_batch, out / f"phase{p + 1}", seed=cfg.seed + 100 * p,
                     desc=f"toy2d {cfg.distill.method} seed {cfg.seed}")
-        save_weights(done, experts[-1])
+        save_weights(out / f"expert{p + 1}.safetensors", experts[-1])
     return experts
 
 
