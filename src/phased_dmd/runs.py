@@ -14,7 +14,13 @@ from phased_dmd.config import ConfigError, build
 from phased_dmd.io import write_text
 
 T = TypeVar("T")
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"  # the repository's configs/ (editable install)
+PACKAGE_CONFIGS = Path(__file__).resolve().parents[2] / "configs"  # the repository's configs/ (editable install)
+
+
+def config_dir() -> Path:
+    """configs/ of the working directory (the workflow runs from the repository root), else the package's."""
+    here = Path("configs")
+    return here.resolve() if here.is_dir() else PACKAGE_CONFIGS
 
 
 def compose_run_config(name: str, schema: type[T], overrides: list[str]) -> T:
@@ -25,7 +31,7 @@ def compose_run_config(name: str, schema: type[T], overrides: list[str]) -> T:
 
     ConfigStore.instance().store(name=f"{name}_schema", node=schema)
     try:
-        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
             composed = compose(config_name=name, overrides=overrides)
     except HydraException as e:
         raise ConfigError(f"configs/{name}.yaml with overrides: {str(e).splitlines()[0]}") from None
