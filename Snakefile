@@ -4,23 +4,51 @@
 
 import re
 import shlex
+import shutil
 import sys
 from dataclasses import asdict
 
 from phased_dmd.choices import METHODS, TEACHER_KINDS
 from phased_dmd.config import ConfigError, hydra_overrides, section_overrides
 from phased_dmd.data.fashion_mnist import FILES as FASHION_MNIST_FILES
+from phased_dmd.launch import CLUSTERS
 from phased_dmd.params import load_params
 from phased_dmd.toy.figure2_config import OBJECTIVES as FIGURE2_OBJECTIVES
 
 configfile: "params.yaml"
 
 try:
-    PARAMS = load_params(config, "params.yaml")
+    PARAMS = load_params({k: v for k, v in config.items() if k != "launcher"}, "params.yaml")
 except ConfigError as error:
     sys.exit(f"error: {error}")
 
 PYTHON = shlex.quote(sys.executable)
+
+# Heavy rules run their module directly (no profile), or through the submitit launcher when a profile
+# sets config launcher=local (a subprocess) or launcher=slurm (a Slurm job); resources come from the
+# profile (default-resources, set-resources) and the rules, never from code.
+LAUNCHER = config.get("launcher", "none")
+if LAUNCHER not in ("none", *CLUSTERS):
+    sys.exit(f"error: config launcher={LAUNCHER!r}: expected one of none, {', '.join(CLUSTERS)}")
+if LAUNCHER == "slurm" and shutil.which("sbatch") is None:
+    sys.exit("error: the slurm profile needs Slurm, but sbatch is not on this machine's PATH; "
+             "run from a Slurm login node, or use --profile local")
+
+
+def run(module, log_dir):
+    """The command that runs phased_dmd.<module>: directly, or submitted by phased_dmd.launch."""
+
+    def command(wildcards, resources):
+        if LAUNCHER == "none":
+            return f"{PYTHON} -m {module}"
+        opts = ["--cluster", LAUNCHER, "--log-dir", log_dir.format(**wildcards),
+                "--timeout-min", getattr(resources, "runtime", 60), "--gpus", getattr(resources, "gpu", 0)]
+        for name, flag in (("mem_mb", "--mem-mb"), ("slurm_partition", "--partition"), ("slurm_account", "--account")):
+            if getattr(resources, name, None):
+                opts += [flag, getattr(resources, name)]
+        return f"{PYTHON} -m phased_dmd.launch {shlex.join(map(str, opts))} -- {module}"
+
+    return command
 
 
 wildcard_constraints:
@@ -65,12 +93,13 @@ rule teacher:
         training="results/teachers/{teacher}/training.json",
         grid="reports/teacher_{teacher}.png",
     params:
+        run=run("phased_dmd.teachers.train", "results/teachers/{teacher}/submitit"),
         overrides=shlex.join(section_overrides(PARAMS.teachers, ("names",))),
     log:
         "results/teachers/{teacher}/train.log",
     threads: 1
     shell:
-        "OMP_NUM_THREADS=1 {PYTHON} -m phased_dmd.teachers.train {params.overrides} kind={wildcards.teacher} "
+        "OMP_NUM_THREADS=1 {params.run} {params.overrides} kind={wildcards.teacher} "
         "resolution={PARAMS.data.resolution} out_dir=results/teachers/{wildcards.teacher} "
         "data_dir=data/fashion-mnist grid={output.grid} > {log} 2>&1"
 
@@ -84,11 +113,13 @@ rule classifier:
     output:
         "results/classifier/model/config.json",
         metrics="results/classifier/metrics.json",
+    params:
+        run=run("phased_dmd.metrics.classifier", "results/classifier/submitit"),
     log:
         "results/classifier/train.log",
     threads: 1
     shell:
-        "OMP_NUM_THREADS=1 {PYTHON} -m phased_dmd.metrics.classifier data_dir=data/fashion-mnist "
+        "OMP_NUM_THREADS=1 {params.run} data_dir=data/fashion-mnist "
         "out_dir=results/classifier resolution={PARAMS.data.resolution} > {log} 2>&1"
 
 
@@ -98,11 +129,13 @@ rule teacher_recognition:
         teacher="results/teachers/{teacher}/teacher.json",
     output:
         "results/teachers/{teacher}/recognition/recognition.json",
+    params:
+        run=run("phased_dmd.metrics.recognition", "results/teachers/{teacher}/recognition/submitit"),
     log:
         "results/teachers/{teacher}/recognition/run.log",
     threads: 1
     shell:
-        "OMP_NUM_THREADS=1 {PYTHON} -m phased_dmd.metrics.recognition teacher=results/teachers/{wildcards.teacher} "
+        "OMP_NUM_THREADS=1 {params.run} teacher=results/teachers/{wildcards.teacher} "
         "classifier=results/classifier/model data_dir=data/fashion-mnist "
         "out_dir=results/teachers/{wildcards.teacher}/recognition > {log} 2>&1"
 
@@ -146,6 +179,7 @@ rule student_phase:
     output:
         "results/students/{teacher}/{student}/seed{seed}/phase{phase}/generator/teacher.json",
     params:
+        run=run("phased_dmd.student", "results/students/{teacher}/{student}/seed{seed}/phase{phase}/submitit"),
         dir=student_dir,
         settings=lambda w: shlex.join(hydra_overrides(asdict(PARAMS.students.settings(w.student, w.teacher)),
                                                       "distill.")),
@@ -153,7 +187,7 @@ rule student_phase:
         "results/students/{teacher}/{student}/seed{seed}/phase{phase}/train.log",
     threads: 1
     shell:
-        "OMP_NUM_THREADS=1 {PYTHON} -m phased_dmd.student teacher=results/teachers/{wildcards.teacher} "
+        "OMP_NUM_THREADS=1 {params.run} teacher=results/teachers/{wildcards.teacher} "
         "data_dir=data/fashion-mnist out_dir={params.dir} phase={wildcards.phase} seed={wildcards.seed} "
         "{params.settings} > {log} 2>&1"
 
@@ -173,12 +207,13 @@ rule bench_run:
     output:
         "results/bench/measurements.json",
     params:
+        run=run("phased_dmd.bench", "results/bench/submitit"),
         overrides=shlex.join(section_overrides(PARAMS.bench, ())),
     log:
         "results/bench/run.log",
     threads: workflow.cores  # alone on the machine: timings are not shared with other jobs
     shell:
-        "OMP_NUM_THREADS=1 {PYTHON} -m phased_dmd.bench {params.overrides} "
+        "OMP_NUM_THREADS=1 {params.run} {params.overrides} "
         "teacher_dir=results/teachers/{PARAMS.bench.teacher} out_dir=results/bench > {log} 2>&1"
 
 
@@ -201,12 +236,13 @@ rule figure2_run:
         trajectories="results/figure2/{objective}/seed{seed}/trajectories.json",
         weights="results/figure2/{objective}/seed{seed}/model.safetensors",
     params:
+        run=run("phased_dmd.toy.figure2", "results/figure2/{objective}/seed{seed}/submitit"),
         overrides=shlex.join(section_overrides(PARAMS.figure2, ("objectives", "seeds"))),
     log:
         "results/figure2/{objective}/seed{seed}/run.log",
     threads: 1
     shell:
-        "OMP_NUM_THREADS=1 {PYTHON} -m phased_dmd.toy.figure2 objective={wildcards.objective} "
+        "OMP_NUM_THREADS=1 {params.run} objective={wildcards.objective} "
         "seed={wildcards.seed} out_dir=results/figure2/{wildcards.objective}/seed{wildcards.seed} "
         "{params.overrides} > {log} 2>&1"
 
@@ -238,12 +274,13 @@ rule toy2d_pretrain:
         weights="results/toy2d/pretrained/seed{seed}/model.safetensors",
         baselines="results/toy2d/pretrained/seed{seed}/baselines.json",
     params:
+        run=run("phased_dmd.toy.toy2d", "results/toy2d/pretrained/seed{seed}/submitit"),
         overrides=shlex.join(o for o in TOY2D if o.startswith(("ring.", "pretrain_iterations="))),
     log:
         "results/toy2d/pretrained/seed{seed}/run.log",
     threads: 1
     shell:
-        "OMP_NUM_THREADS=1 {PYTHON} -m phased_dmd.toy.toy2d stage=pretrain seed={wildcards.seed} "
+        "OMP_NUM_THREADS=1 {params.run} stage=pretrain seed={wildcards.seed} "
         "out_dir=results/toy2d/pretrained/seed{wildcards.seed} {params.overrides} > {log} 2>&1"
 
 
@@ -254,12 +291,13 @@ rule toy2d_distill:
         metrics="results/toy2d/{method}/seed{seed}/metrics.json",
         samples="results/toy2d/{method}/seed{seed}/samples.json",
     params:
+        run=run("phased_dmd.toy.toy2d", "results/toy2d/{method}/seed{seed}/submitit"),
         overrides=shlex.join(TOY2D),
     log:
         "results/toy2d/{method}/seed{seed}/run.log",
     threads: 1
     shell:
-        "OMP_NUM_THREADS=1 {PYTHON} -m phased_dmd.toy.toy2d {params.overrides} stage=distill "
+        "OMP_NUM_THREADS=1 {params.run} {params.overrides} stage=distill "
         "distill.method={wildcards.method} seed={wildcards.seed} init={input.init} "
         "out_dir=results/toy2d/{wildcards.method}/seed{wildcards.seed} > {log} 2>&1"
 

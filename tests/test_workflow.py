@@ -75,7 +75,8 @@ def dry_run_jobs(repo: Path, target: str = "reports/figure2.md") -> list[str]:
 
 
 def test_snakemake_and_dvc_make_figure2_and_rerun_it_on_an_edit(repo: Path):
-    run(["snakemake", "reports/figure2.md", "--cores", "2"], repo)
+    run(["snakemake", "reports/figure2.md", "--profile", "local"], repo)  # runs go through the submitit launcher
+    assert list((repo / "results/figure2/full/seed0/submitit").glob("*_log.out"))
     data = json.loads((repo / "reports/figure2.json").read_text())
     assert set(data["objectives"]) == {"full", "subinterval", "naive"}
     for row in data["objectives"].values():
@@ -179,6 +180,19 @@ def test_bad_params_stop_snakemake_before_any_job(repo: Path, edit, message):
     assert message in proc.stderr
     assert sum("error" in line for line in proc.stderr.splitlines()) == 1
     assert not (repo / "results").exists() and not list((repo / "reports").iterdir())
+
+
+def test_the_slurm_profile_without_slurm_stops_before_any_job(repo: Path, tmp_path: Path):
+    tools = tmp_path / "bin"  # a PATH with the shell tools snakemake needs, and no sbatch
+    tools.mkdir()
+    for name in ("bash", "sh", "which", "git"):
+        (tools / name).symlink_to(shutil.which(name))
+    no_slurm = {**os.environ, "PATH": f"{BIN}{os.pathsep}{tools}"}
+    proc = subprocess.run([str(BIN / "snakemake"), "reports/figure2.md", "--profile", "slurm"], cwd=repo,
+                          capture_output=True, text=True, timeout=300, env=no_slurm)
+    assert proc.returncode != 0
+    assert "error: the slurm profile needs Slurm, but sbatch is not on this machine's PATH" in proc.stderr
+    assert not (repo / "results").exists()
 
 
 def test_missing_key_stops_snakemake(repo: Path):
