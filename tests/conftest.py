@@ -18,3 +18,27 @@ def mixture(request) -> GaussianMixture:
     return GaussianMixture.create(
         [0.25, 0.45, 0.3], [[-2.0, 1.0], [0.3, -1.5], [2.2, 0.8]], [[0.3, 0.6], [0.5, 0.2], [0.2, 0.4]]
     )
+
+
+@pytest.fixture(scope="session")
+def slurm(tmp_path_factory):
+    """A real one-node Slurm on localhost (Debian's slurm-wlm), started for the session and stopped after.
+
+    An already running one (sinfo answers) is used as it is and left running.
+    """
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "envs" / "slurm-localhost.sh"
+    if shutil.which("slurmctld") is None:
+        pytest.fail(f"Slurm is not installed: run `bash {script} install` (root), as .ci/run and the README do")
+    if subprocess.run(["sinfo", "-h"], capture_output=True, timeout=30).returncode == 0:
+        yield
+        return
+    work = tmp_path_factory.mktemp("slurm")
+    subprocess.run(["timeout", "-k", "10", "60", "bash", str(script), "start", str(work)], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["timeout", "-k", "10", "60", "bash", str(script), "stop", str(work)], check=False)

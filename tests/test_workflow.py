@@ -182,6 +182,15 @@ def test_bad_params_stop_snakemake_before_any_job(repo: Path, edit, message):
     assert not (repo / "results").exists() and not list((repo / "reports").iterdir())
 
 
+@pytest.mark.slurm
+def test_figure2_through_the_slurm_profile_on_a_real_slurm(repo: Path, slurm):
+    run(["timeout", "-k", "30", "540", "snakemake", "reports/figure2.md", "--profile", "slurm"], repo)
+    runs = list((repo / "results/figure2").glob("*/seed*/run.log"))
+    assert len(runs) == 6 and all("(slurm); log:" in log.read_text() for log in runs)  # each run was a Slurm job
+    assert len(list((repo / "results/figure2").glob("*/seed*/submitit/*_log.out"))) == 6
+    assert (repo / "reports/figure2.md").exists() and dry_run_jobs(repo) == []
+
+
 def test_the_slurm_profile_without_slurm_stops_before_any_job(repo: Path, tmp_path: Path):
     tools = tmp_path / "bin"  # a PATH with the shell tools snakemake needs, and no sbatch
     tools.mkdir()
