@@ -42,3 +42,17 @@ def slurm(tmp_path_factory):
         yield
     finally:
         subprocess.run(["timeout", "-k", "10", "60", "bash", str(script), "stop", str(work)], check=False)
+
+
+@pytest.fixture(scope="module")
+def student_setup(tmp_path_factory, request):
+    """A folder with Fashion-MNIST (fmnist/) and a randomly initialised tiny teacher (teacher/) of the
+    kind the test module names in its TEACHER_KIND (students need a teacher, not a good one)."""
+    from phased_dmd.data.fashion_mnist import CLASS_NAMES, fetch
+    from phased_dmd.teachers.flow_model import teacher_info, tiny_teacher
+
+    root = tmp_path_factory.mktemp("student")
+    fetch(root / "fmnist")
+    torch.manual_seed(0)
+    tiny_teacher(teacher_info(request.module.TEACHER_KIND, list(CLASS_NAMES), 16)).save(root / "teacher")
+    return root

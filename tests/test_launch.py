@@ -65,3 +65,25 @@ def test_the_job_must_be_a_project_module(tmp_path):
     with pytest.raises(SystemExit):
         main(["--log-dir", str(tmp_path), "--", "os.system", "true"])
 
+
+
+def test_a_preempted_job_that_slurm_did_not_requeue_is_submitted_again(monkeypatch, tmp_path):
+    """submitit's in-job `scontrol requeue` can be killed by the requeue itself: the launcher resubmits."""
+    outcomes = iter([LaunchError("failed"), None])
+
+    def fake_wait(job, cluster, deadline_s):
+        if (outcome := next(outcomes)) is not None:
+            raise outcome
+
+    submitted = []
+    executor = types.SimpleNamespace(submit=lambda run: submitted.append(run) or types.SimpleNamespace(
+        job_id=str(len(submitted)), paths=types.SimpleNamespace(stdout=tmp_path / "out")))
+    monkeypatch.setattr(launch, "wait", fake_wait)
+    monkeypatch.setattr(launch, "interrupted", lambda job: True)
+    job = launch.submit_and_wait(executor, launch.ModuleRun("phased_dmd.student", []), "slurm", 60)
+    assert job.job_id == "2" and len(submitted) == 2
+    monkeypatch.setattr(launch, "interrupted", lambda job: False)  # a plain failure is not retried
+    outcomes = iter([LaunchError("failed")])
+    with pytest.raises(LaunchError):
+        launch.submit_and_wait(executor, launch.ModuleRun("phased_dmd.student", []), "slurm", 60)
+    assert len(submitted) == 3

@@ -5,28 +5,21 @@ import json
 import pytest
 import torch
 
-from phased_dmd.data.fashion_mnist import CLASS_NAMES, fetch
 from phased_dmd.distill import plan_phases
 from phased_dmd.distill_config import DistillConfig
 from phased_dmd.student import load_student, main, phase_floor, sample_student, serving_experts
-from phased_dmd.teachers.flow_model import Condition, teacher_info, tiny_teacher
+from phased_dmd.teachers.flow_model import Condition
 
 TINY = ["distill.iterations=2", "distill.batch_size=4", "distill.ttur=1", "distill.checkpoint_every=1"]
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp("student")
-    fetch(root / "fmnist")
-    torch.manual_seed(0)
-    tiny_teacher(teacher_info("wan2.2", list(CLASS_NAMES), 16)).save(root / "wan2.2")
-    return root
+TEACHER_KIND = "wan2.2"
 
 
-def test_wan22_phases_take_the_expert_of_their_levels_and_phase_1_renoises_above_the_boundary(setup):
+def test_wan22_phases_take_the_expert_of_their_levels_and_phase_1_renoises_above_the_boundary(student_setup):
     from phased_dmd.teachers.flow_model import load_teacher
 
-    teacher = load_teacher(setup / "wan2.2")
+    teacher = load_teacher(student_setup / "teacher")
     two = plan_phases(DistillConfig(method="phased", num_phases=2, shift=7.0))  # s_1 = 7 * 0.5 / 4 = 0.875
     assert two[0].end_level == pytest.approx(0.875)
     assert [serving_experts(teacher, p) for p in two] == [[0], [1]]
@@ -38,9 +31,10 @@ def test_wan22_phases_take_the_expert_of_their_levels_and_phase_1_renoises_above
 
 
 @pytest.mark.parametrize("schedule", ["progressive", "joint"])
-def test_a_two_phase_student_trains_saves_and_samples(setup, schedule):
-    out = setup / schedule
-    common = [f"teacher={setup / 'wan2.2'}", f"data_dir={setup / 'fmnist'}", f"out_dir={out}", "seed=3",
+def test_a_two_phase_student_trains_saves_and_samples(student_setup, schedule):
+    out = student_setup / schedule
+    root = student_setup
+    common = [f"teacher={root / 'teacher'}", f"data_dir={root / 'fmnist'}", f"out_dir={out}", "seed=3",
               "distill.method=phased", "distill.shift=7.0", f"distill.schedule={schedule}", *TINY]
     for phase in (1, 2) if schedule == "progressive" else (1,):
         assert main([*common, f"phase={phase}"]) == 0
@@ -56,8 +50,9 @@ def test_a_two_phase_student_trains_saves_and_samples(setup, schedule):
     assert x.shape == (4, 1, 16, 16) and torch.isfinite(x).all()
 
 
-def test_a_later_phase_without_its_earlier_phase_is_refused(setup, capsys):
-    code = main([f"teacher={setup / 'wan2.2'}", f"data_dir={setup / 'fmnist'}", f"out_dir={setup / 'empty'}",
+def test_a_later_phase_without_its_earlier_phase_is_refused(student_setup, capsys):
+    root = student_setup
+    code = main([f"teacher={root / 'teacher'}", f"data_dir={root / 'fmnist'}", f"out_dir={root / 'empty'}",
                  "phase=2", "distill.method=phased", *TINY])
     assert code == 1
     assert "phase 1 of this student is not trained yet (run phase 1 first)" in capsys.readouterr().err

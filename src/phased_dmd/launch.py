@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -65,26 +66,44 @@ def in_queue(job_id: str) -> bool:
 
 
 def wait(job: submitit.Job, cluster: str, deadline_s: float, poll_s: float = 2.0, grace_s: float = 20.0) -> None:
-    """Wait for the job's result; raise LaunchError when it fails, vanishes or outlives the deadline."""
+    """Wait for the job's result; raise LaunchError when it fails, vanishes or outlives the deadline.
+
+    On Slurm a failed result counts only once the job has stayed out of the queue for `grace_s`: a
+    preempted or timed-out job is requeued, and Slurm's requeue can kill submitit's own `scontrol
+    requeue` call, so that run writes a failure just before the job is queued again.
+    """
     start = time.monotonic()
     gone_since = None
-    while not job.paths.result_pickle.exists():
+    while True:
         if time.monotonic() - start > deadline_s:
             job.cancel(check=False)
             raise LaunchError(f"job {job.job_id} ran past the {deadline_s:.0f} s deadline and was cancelled; "
                               f"log: {job.paths.stdout}")
-        if cluster == "slurm":  # between a requeue and its restart the job stays in the queue
-            gone_since = None if in_queue(job.job_id) else (gone_since or time.monotonic())
-            if gone_since is not None and time.monotonic() - gone_since > grace_s:
+        if cluster != "slurm":
+            if job.done():
+                break
+        elif in_queue(job.job_id):
+            gone_since = None
+        else:
+            gone_since = gone_since or time.monotonic()
+            settled = time.monotonic() - gone_since > grace_s
+            if job.paths.result_pickle.exists() and (settled or succeeded(job)):
+                break
+            if settled:
                 raise LaunchError(f"job {job.job_id} left the queue without a result (killed? out of memory?); "
                                   f"log: {job.paths.stdout}, {job.paths.stderr}")
-        elif job.done():
-            break
         time.sleep(poll_s)
     try:
         job.result()
     except submitit.core.utils.FailedJobError:
         raise LaunchError(f"job {job.job_id} failed: {last_error(job.paths.stderr)}; log: {job.paths.stderr}") from None
+
+
+def succeeded(job: submitit.Job) -> bool:
+    try:
+        return submitit.core.utils.pickle_load(job.paths.result_pickle)[0] == "success"
+    except (OSError, EOFError, pickle.UnpicklingError):  # being written
+        return False
 
 
 def last_error(stderr: Path) -> str:
@@ -93,6 +112,33 @@ def last_error(stderr: Path) -> str:
         if stderr.exists() else []
     errors = [line for line in lines if line.startswith("error:")]
     return (errors or lines or ["no output"])[-1].removeprefix("error: ")
+
+
+def interrupted(job: submitit.Job) -> bool:
+    """Did Slurm signal the job for preemption or timeout (submitit logs the signal it caught)?"""
+    log = job.paths.stderr
+    return log.exists() and "Caught signal SIGUSR2" in log.read_text(errors="replace")
+
+
+def submit_and_wait(executor: submitit.AutoExecutor, run: ModuleRun, cluster: str, deadline_s: float,
+                    requeues: int = 3) -> submitit.Job:
+    """Submit and wait; a preempted or timed-out job that Slurm did not requeue is submitted again.
+
+    submitit requeues such a job itself, but its `scontrol requeue` runs inside the job and the requeue
+    can kill it first; then the job ends as failed. Either way the run resumes from its last checkpoint.
+    """
+    attempt = 0
+    while True:
+        job = executor.submit(run)
+        print(f"launch: {run.module} submitted as job {job.job_id} ({cluster}); log: {job.paths.stdout}", flush=True)
+        try:
+            wait(job, cluster, deadline_s)
+            return job
+        except LaunchError:
+            if cluster != "slurm" or not interrupted(job) or attempt == requeues:
+                raise
+        attempt += 1
+        print(f"launch: job {job.job_id} was preempted or timed out and not requeued; submitting it again")
 
 
 def launch(module: str, args: list[str], cluster: str, log_dir: Path, parameters: dict, deadline_s: float) -> int:
@@ -104,9 +150,7 @@ def launch(module: str, args: list[str], cluster: str, log_dir: Path, parameters
         check_slurm()
     executor = submitit.AutoExecutor(folder=log_dir, cluster=cluster)
     executor.update_parameters(**{k: v for k, v in parameters.items() if v is not None})
-    job = executor.submit(run)
-    print(f"launch: {module} submitted as job {job.job_id} ({cluster}); log: {job.paths.stdout}", flush=True)
-    wait(job, cluster, deadline_s)
+    job = submit_and_wait(executor, run, cluster, deadline_s)
     print(f"launch: job {job.job_id} finished; log: {job.paths.stdout}")
     return 0
 
