@@ -181,8 +181,8 @@ rule student_phase:
     params:
         run=run("phased_dmd.student", "results/students/{teacher}/{student}/seed{seed}/phase{phase}/submitit"),
         dir=student_dir,
-        settings=lambda w: shlex.join(hydra_overrides(asdict(PARAMS.students.settings(w.student, w.teacher)),
-                                                      "distill.")),
+        settings=lambda w: shlex.join(hydra_overrides(
+            asdict(PARAMS.students.settings(w.student, w.teacher, int(w.phase))), "distill.")),
     log:
         "results/students/{teacher}/{student}/seed{seed}/phase{phase}/train.log",
     threads: 1

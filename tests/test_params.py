@@ -58,6 +58,12 @@ BAD = {
     "unknown schedule": ("students.distill.schedule", "parallel",
                          "students.distill.schedule: expected one of ['progressive', 'joint'], got 'parallel'"),
     "bench teacher": ("bench.teacher", "flux", "bench.teacher: expected one of"),
+    "phase knob of a missing phase": ("students.methods.phased", {"method": "phased", "num_phases": 2,
+                                                                  "phases": {3: {"iterations": 5}}},
+                                      "students.methods.phased.phases.3: expected a phase number from 1 to 2"),
+    "negative phase knob": ("students.methods.phased", {"method": "phased", "num_phases": 2,
+                                                        "phases": {2: {"lr_fake": -1.0}}},
+                            "students.methods.phased.phases.2.lr_fake: expected a number > 0, got -1.0"),
 }
 
 

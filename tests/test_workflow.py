@@ -148,7 +148,12 @@ def test_student_phases_chain_and_a_distill_knob_retrains_the_students_not_the_t
         assert (repo / f"results/students/wan2.2/phased/seed0/phase{phase}/losses.png").exists()
     assert dry_run_jobs(repo, final) == []
 
-    edit_params(repo, "students", distill__lr_fake=0.0005)
+    edit_params(repo, "students", methods__phased__phases={2: {"iterations": 3}})  # a knob of phase 2 only
+    out = run(["snakemake", final, "-n", "--cores", "1"], repo).stdout
+    outputs = [line.split("output:")[1].strip() for line in out.splitlines() if line.strip().startswith("output:")]
+    assert outputs == [final]  # phase 2 reruns, phase 1 and the teacher do not
+
+    edit_params(repo, "students", distill__lr_fake=0.0005)  # a knob of every phase
     assert dry_run_jobs(repo, final) == ["student_phase"] * 2
 
 

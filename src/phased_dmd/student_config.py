@@ -30,6 +30,23 @@ class StudentRunConfig:
 
 
 @dataclass
+class PhaseSettings:
+    """Training knobs of one phase of a student (`students.methods.<name>.phases.<p>`); unset: shared ones."""
+
+    iterations: Optional[int] = None
+    ttur: Optional[int] = None
+    batch_size: Optional[int] = None
+    lr_generator: Optional[float] = None
+    lr_fake: Optional[float] = None
+    cfg_scale: Optional[float] = None
+
+    def check(self):
+        for key, value in dataclasses.asdict(self).items():
+            if value is not None:
+                yield from C.positive(key, value)
+
+
+@dataclass
 class StudentSpec:
     """One kind of student in params.yaml (`students.methods.<name>`): what differs from the shared settings."""
 
@@ -38,6 +55,7 @@ class StudentSpec:
     interval: str = "nested"
     critic: str = "subinterval"
     fixed_t: Optional[float] = None
+    phases: dict[int, PhaseSettings] = field(default_factory=dict)  # phase number -> its own training knobs
 
 
 @dataclass
@@ -74,13 +92,20 @@ class StudentsParams:
         for name in self.methods:
             if not name.replace("_", "").isalnum():
                 yield f"methods.{name}", "a name of letters, digits and _ (it becomes a folder)", name
+            count = self.settings(name, self.teachers[0]).phase_count
+            for p in self.methods[name].phases:
+                if not 1 <= p <= count:
+                    yield f"methods.{name}.phases.{p}", f"a phase number from 1 to {count}", p
             own = dataclasses.asdict(self.methods[name])  # the shared `distill` block is checked on its own
             for key, expected, value in problems(self.settings(name, self.teachers[0])):
                 if key in own:
                     yield f"methods.{name}: {key}", expected, value
 
-    def settings(self, name: str, teacher: str) -> DistillConfig:
-        """The shared distill settings with student `name`'s spec and the teacher's own settings."""
+    def settings(self, name: str, teacher: str, phase: int | None = None) -> DistillConfig:
+        """The shared distill settings with student `name`'s spec, the teacher's own settings and, for one
+        phase, that phase's knobs (so that editing them reruns that phase and the ones after it only)."""
+        spec = {k: v for k, v in dataclasses.asdict(self.methods[name]).items() if k != "phases"}
         own = dataclasses.asdict(self.per_teacher.get(teacher, TeacherSettings()))
-        return dataclasses.replace(self.distill, **dataclasses.asdict(self.methods[name]),
-                                   **{k: v for k, v in own.items() if v is not None})
+        cfg = dataclasses.replace(self.distill, **spec, **{k: v for k, v in own.items() if v is not None})
+        knobs = dataclasses.asdict(self.methods[name].phases.get(phase, PhaseSettings()))
+        return dataclasses.replace(cfg, **{k: v for k, v in knobs.items() if v is not None})
