@@ -89,3 +89,10 @@ def open_unit(key: str, value: float) -> Iterator[Problem]:
 def non_empty_unique(key: str, values: list) -> Iterator[Problem]:
     if not values or len(set(values)) != len(values):
         yield key, "a non-empty list without repeats", values
+
+
+def choices(key: str, values: list, allowed: tuple[str, ...]) -> Iterator[Problem]:
+    """A non-empty list without repeats whose every item is one of `allowed`."""
+    yield from non_empty_unique(key, values)
+    for i, value in enumerate(values):
+        yield from choice(f"{key}[{i}]", value, allowed)

@@ -83,9 +83,7 @@ class StudentsParams:
     distill: DistillConfig = field(default_factory=DistillConfig)  # shared; `method` comes from the spec
 
     def check(self):
-        yield from C.non_empty_unique("teachers", self.teachers)
-        for i, name in enumerate(self.teachers):
-            yield from C.choice(f"teachers[{i}]", name, TEACHER_KINDS)
+        yield from C.choices("teachers", self.teachers, TEACHER_KINDS)
         yield from C.non_empty_unique("seeds", self.seeds)
         for name in self.per_teacher:
             yield from C.choice(f"per_teacher.{name}", name, TEACHER_KINDS)

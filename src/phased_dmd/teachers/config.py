@@ -65,9 +65,7 @@ class TeachersParams:
     train: TeacherTrainConfig = field(default_factory=TeacherTrainConfig)
 
     def check(self):
-        yield from C.non_empty_unique("names", self.names)
-        for i, name in enumerate(self.names):
-            yield from C.choice(f"names[{i}]", name, TEACHER_KINDS)
+        yield from C.choices("names", self.names, TEACHER_KINDS)
 
 
 @dataclass

@@ -66,9 +66,7 @@ class Figure2Params:
 
     def check(self):
         yield from C.open_unit("s", self.s)
-        yield from C.non_empty_unique("objectives", self.objectives)
-        for i, objective in enumerate(self.objectives):
-            yield from C.choice(f"objectives[{i}]", objective, OBJECTIVES)
+        yield from C.choices("objectives", self.objectives, OBJECTIVES)
         yield from C.non_empty_unique("seeds", self.seeds)
         if any(seed < 0 for seed in self.seeds):
             yield "seeds", "non-negative integers", self.seeds

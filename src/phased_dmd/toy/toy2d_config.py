@@ -40,9 +40,7 @@ class Toy2dParams:
     distill: DistillConfig = field(default_factory=DistillConfig)  # shared; `method` is set per run
 
     def check(self):
-        yield from C.non_empty_unique("methods", self.methods)
-        for i, method in enumerate(self.methods):
-            yield from C.choice(f"methods[{i}]", method, METHODS)
+        yield from C.choices("methods", self.methods, METHODS)
         yield from C.non_empty_unique("seeds", self.seeds)
         yield from C.positive("pretrain_iterations", self.pretrain_iterations)
 
