@@ -145,6 +145,7 @@ rule teachers_report:
         "results/classifier/metrics.json",
         expand("results/teachers/{teacher}/{file}", teacher=PARAMS.teachers.names,
                file=["training.json", "recognition/recognition.json"]),
+        expand("reports/teacher_{teacher}.png", teacher=PARAMS.teachers.names),  # linked from the report
     output:
         md="reports/teachers.md",
         json="reports/teachers.json",

@@ -20,6 +20,14 @@ def mixture(request) -> GaussianMixture:
     )
 
 
+@pytest.fixture
+def repo(tmp_path):
+    """A fresh git repository holding the project's tracked files with tiny settings (workflow tests)."""
+    from workflow_repo import make_repo
+
+    return make_repo(tmp_path / "repo")
+
+
 @pytest.fixture(scope="session")
 def slurm(tmp_path_factory):
     """A real one-node Slurm on localhost (Debian's slurm-wlm), started for the session and stopped after.

@@ -5,73 +5,14 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent  # the environment's snakemake and dvc
+from workflow_repo import BIN, dry_run_jobs, edit_params, run
+
 pytestmark = pytest.mark.workflow
-
-
-def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    if check and proc.returncode:
-        raise AssertionError(f"{' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
-
-def edit_yaml(path: Path, knobs: dict, section: str | None = None) -> None:
-    """Set knobs of a YAML file (of one top-level section); nested keys are joined by a double underscore."""
-    data = yaml.safe_load(path.read_text())
-    for dotted, value in knobs.items():
-        node = data[section] if section else data
-        *parents, last = dotted.split("__")
-        for key in parents:
-            node = node[key]
-        node[last] = value
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-
-
-def edit_params(repo: Path, section: str = "figure2", **knobs) -> None:
-    edit_yaml(repo / "params.yaml", knobs, section)
-
-
-def edit_config(repo: Path, name: str, **knobs) -> None:
-    """Defaults that are not in params.yaml: configs/<name>.yaml."""
-    edit_yaml(repo / "configs" / f"{name}.yaml", knobs)
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """A fresh git repository holding the project's tracked files, without its results or reports."""
-    files = run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], ROOT).stdout.split()
-    dest = tmp_path / "repo"
-    for name in files:
-        if (ROOT / name).is_file() and not name.startswith("reports/"):
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, dest / name)
-    (dest / "reports").mkdir(exist_ok=True)
-    edit_params(dest, seeds=[0, 1], train__iterations=40, train__batch_size=128)  # tiny: a few seconds
-    edit_params(dest, "toy2d", seeds=[0, 1], pretrain_iterations=30, distill__iterations=4, distill__ttur=1,
-                distill__batch_size=64)
-    edit_params(dest, "teachers", train__iterations=5, train__batch_size=16)
-    edit_params(dest, "students", seeds=[0], distill__iterations=2, distill__batch_size=4, distill__ttur=1)
-    edit_params(dest, "bench", batch_size=4, repeats=1, samples=10)
-    edit_config(dest, "classifier", train__iterations=30)
-    edit_config(dest, "recognition", per_prompt=2, steps=8)
-    run(["git", "init", "-q"], dest)
-    run(["git", "add", "-A"], dest)
-    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"], dest)
-    return dest
-
-
-def dry_run_jobs(repo: Path, target: str = "reports/figure2.md") -> list[str]:
-    out = run(["snakemake", target, "-n", "--cores", "1"], repo).stdout
-    return sorted(line[len("rule "):].rstrip(":") for line in out.splitlines() if line.startswith("rule "))
 
 
 def test_snakemake_and_dvc_make_figure2_and_rerun_it_on_an_edit(repo: Path):
