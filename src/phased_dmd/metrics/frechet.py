@@ -1,0 +1,25 @@
+"""Frechet distance between Gaussians fitted to two sets of features (FID, FVD; Heusel et al. 2017)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import linalg
+
+
+def gaussian_fit(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and (unbiased) covariance of features (N, D)."""
+    x = np.asarray(features, dtype=np.float64)
+    return x.mean(axis=0), np.cov(x, rowvar=False)
+
+
+def frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: np.ndarray) -> float:
+    """||mu1 - mu2||^2 + tr(C1 + C2 - 2 (C1 C2)^(1/2)): the squared 2-Wasserstein distance of two Gaussians."""
+    root = linalg.sqrtm(cov1 @ cov2)
+    if np.iscomplexobj(root):  # numerical noise from a (near) singular product
+        root = root.real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(cov1) + np.trace(cov2) - 2 * np.trace(root))
+
+
+def feature_frechet(a: np.ndarray, b: np.ndarray) -> float:
+    """Frechet distance between the Gaussian fits of two feature sets (N, D) and (M, D)."""
+    return frechet_distance(*gaussian_fit(a), *gaussian_fit(b))
