@@ -56,6 +56,7 @@ wildcard_constraints:
     method="|".join(METHODS),
     teacher="|".join(re.escape(k) for k in TEACHER_KINDS),
     student="|".join(PARAMS.students.methods),
+    source="|".join(["real", "base", *PARAMS.students.methods]),
     seed=r"\d+",
     phase=r"[1-9]\d*",
 
@@ -66,6 +67,7 @@ rule all:
         "reports/toy2d.md",
         "reports/teachers.md",
         "reports/bench.md",
+        "reports/table2.md",
 
 
 # ---- Embedded data: Fashion-MNIST from Debian's package (or the folder in params.yaml data.fashion_mnist)
@@ -197,6 +199,60 @@ rule students:
     input:
         [final_phase(t, m, s) for t in PARAMS.students.teachers for m in PARAMS.students.methods
          for s in PARAMS.students.seeds],
+
+
+# ---- Evaluation: each source (held-out data, the base teacher, a student over its seeds) sampled and
+# measured by the embedded feature network; the tables read the measurements
+
+
+def evaluation_options(w):
+    seeds = "[" + ",".join(map(str, PARAMS.students.seeds)) + "]"
+    if w.source == "real":
+        opts = ["source=real", "seeds=[0]"]
+    elif w.source == "base":
+        opts = ["source=base", f"seeds={seeds}"]
+    else:
+        opts = ["source=student", f"student=results/students/{w.teacher}/{w.source}", f"seeds={seeds}",
+                *hydra_overrides(asdict(PARAMS.students.settings(w.source, w.teacher)), "distill.")]
+    return shlex.join(opts + section_overrides(PARAMS.evaluation, ("table2",)))
+
+
+rule evaluate:
+    input:
+        FASHION_MNIST,
+        "results/classifier/model/config.json",
+        teacher="results/teachers/{teacher}/teacher.json",
+        students=lambda w: [] if w.source in ("real", "base") else
+            [final_phase(w.teacher, w.source, s) for s in PARAMS.students.seeds],
+    output:
+        metrics="results/evaluation/{teacher}/{source}/metrics.json",
+        samples="results/evaluation/{teacher}/{source}/samples.safetensors",
+    params:
+        run=run("phased_dmd.evaluate", "results/evaluation/{teacher}/{source}/submitit"),
+        options=evaluation_options,
+    log:
+        "results/evaluation/{teacher}/{source}/run.log",
+    threads: 1
+    shell:
+        "OMP_NUM_THREADS=1 {params.run} teacher=results/teachers/{wildcards.teacher} "
+        "classifier=results/classifier/model data_dir=data/fashion-mnist "
+        "out_dir=results/evaluation/{wildcards.teacher}/{wildcards.source} {params.options} > {log} 2>&1"
+
+
+def table_inputs(table):
+    return [f"results/evaluation/{t}/{s}/metrics.json" for t in table.teachers for s in ("real", "base", *table.students)]
+
+
+rule table2:
+    input:
+        table_inputs(PARAMS.evaluation.table2),
+        "src/phased_dmd/reports/table2.py",  # the report's formatting: an edit reruns the report only
+    output:
+        md="reports/table2.md",
+        json="reports/table2.json",
+        png="reports/table2.png",
+    shell:
+        "{PYTHON} -m phased_dmd.reports.table2 --params params.yaml --results results --out reports/table2"
 
 
 # ---- Benchmark: one generator update per method, and sampling, on one tiny teacher

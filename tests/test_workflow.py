@@ -157,3 +157,33 @@ def test_missing_key_stops_snakemake(repo: Path):
     proc = run(["snakemake", "reports/figure2.md", "--cores", "1"], repo, check=False)
     assert proc.returncode != 0 and "params.yaml: figure2.seeds:" in proc.stderr
     assert not (repo / "results").exists()
+
+
+def test_table2_from_teachers_to_report_and_what_an_edit_reruns(repo: Path):
+    edit_params(repo, "teachers", names=["wan2.1"])
+    edit_params(repo, "students", teachers=["wan2.1"])
+    edit_params(repo, "evaluation", per_prompt=4, group=2, teacher_steps=4, table2__teachers=["wan2.1"],
+                table2__students=["sgts", "phased"])
+    run(["snakemake", "reports/table2.md", "--cores", "2"], repo)
+    data = json.loads((repo / "reports/table2.json").read_text())
+    assert set(data["rows"]) == {"real", "base", "sgts", "phased"}
+    for row in data["rows"].values():
+        for metric in ("cosine", "perceptual", "adherence", "frechet"):
+            cell = row["wan2.1"][metric]
+            assert cell["n"] == 1 and cell["ci95"][0] <= cell["mean"] <= cell["ci95"][1]
+    assert type(data["claims"]["phased_more_diverse_than_sgts"]) is bool
+    assert data["backend"]["name"] == "embedded" and data["config"]["seeds"] == [0]
+    generators = {name.split("/generator/")[0] for name in data["provenance"]["checkpoints_md5"]}
+    assert len(generators) == 3  # sgts: 1 phase, phased: 2
+    text = (repo / "reports/table2.md").read_text()
+    assert "| DMD with SGTS, 4 steps | " in text and "(0.826)" in text  # the paper's number beside ours
+    assert (repo / "reports/table2.png").stat().st_size > 5_000
+    assert dry_run_jobs(repo, "reports/table2.md") == []
+
+    report = repo / "src/phased_dmd/reports/table2.py"  # formatting: only the report reruns
+    report.write_text(report.read_text() + "\n")
+    assert dry_run_jobs(repo, "reports/table2.md") == ["table2"]
+    run(["snakemake", "reports/table2.md", "--cores", "1"], repo)
+
+    edit_params(repo, "students", methods__phased__phases={2: {"iterations": 3}})  # phase 2 of one student
+    assert dry_run_jobs(repo, "reports/table2.md") == ["evaluate", "student_phase", "table2"]

@@ -15,6 +15,7 @@ from omegaconf import MISSING
 
 from phased_dmd.bench_config import BenchParams
 from phased_dmd.config import ConfigError, build
+from phased_dmd.evaluation_config import EvaluationParams
 from phased_dmd.student_config import StudentsParams
 from phased_dmd.teachers.config import TeachersParams
 from phased_dmd.toy.figure2_config import Figure2Params
@@ -38,9 +39,21 @@ class Params:
     data: DataParams = field(default_factory=DataParams)
     teachers: TeachersParams = field(default_factory=TeachersParams)
     students: StudentsParams = field(default_factory=StudentsParams)
+    evaluation: EvaluationParams = field(default_factory=EvaluationParams)
     bench: BenchParams = field(default_factory=BenchParams)
     figure2: Figure2Params = field(default_factory=Figure2Params)
     toy2d: Toy2dParams = field(default_factory=Toy2dParams)
+
+    def check(self):
+        """What one section asks of another: a table shows students that the students section trains."""
+        table = self.evaluation.table2
+        for i, name in enumerate(table.teachers):
+            if name not in self.students.teachers:
+                yield f"evaluation.table2.teachers[{i}]", f"one of students.teachers {self.students.teachers}", name
+        for i, name in enumerate(table.students):
+            if name not in self.students.methods:
+                yield (f"evaluation.table2.students[{i}]", f"a student of students.methods "
+                       f"{list(self.students.methods)}", name)
 
 
 def load_params(data: dict | str | Path, where: str = "params.yaml") -> Params:

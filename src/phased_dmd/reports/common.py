@@ -40,8 +40,10 @@ def save_figure(fig, path: Path) -> None:
     plt.close(fig)
 
 
-def report_main(name: str, doc: str, write: Callable[[Any, Path, Path], None], argv: list[str] | None) -> int:
-    """`python -m phased_dmd.reports.<name>`: validate params.yaml's section, then write(section, results, out)."""
+def report_main(name: str, doc: str, write: Callable[[Any, Path, Path], None], argv: list[str] | None,
+                section: str | None = "") -> int:
+    """`python -m phased_dmd.reports.<name>`: validate params.yaml, then write(its section, results, out);
+    section: which section (default: the report's name), None for all of params.yaml."""
     from phased_dmd.params import load_params
 
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -51,7 +53,8 @@ def report_main(name: str, doc: str, write: Callable[[Any, Path, Path], None], a
     args = ap.parse_args(argv)
     start = time.time()
     try:
-        section = getattr(load_params(args.params), name)
+        params = load_params(args.params)
+        section = params if section is None else getattr(params, section or name)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -29,6 +29,11 @@ def _samples(info: TeacherInfo, items: Tensor, labels: Tensor, idx: Tensor,
     return clips, Condition(labels[idx], clips[:, :, 0] if info.task == "i2v" else None)
 
 
+def every_item(info: TeacherInfo, items: Tensor, labels: Tensor, gen: torch.Generator) -> Tensor:
+    """Every item as a sample: the images, or one clip of each item (a reference set for distances)."""
+    return _samples(info, items, labels, torch.arange(len(items)), gen)[0]
+
+
 def training_batches(info: TeacherInfo, items: Tensor, labels: Tensor) -> Batches:
     """Random batches: images, or clips drawn on the fly (with their first frame as condition for i2v)."""
     return lambda n, gen: _samples(info, items, labels, torch.randint(len(items), (n,), generator=gen), gen)

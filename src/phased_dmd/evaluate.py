@@ -1,0 +1,111 @@
+"""Sample one source for the tables and measure it with the embedded feature network.
+
+A source is the held-out data (`real`), the base teacher (`base`: its sampler, 40 Euler steps with
+CFG) or a few-step student (`student`). For every class prompt it draws `per_prompt` samples and
+measures, as in the paper's Sec. 5.1 but with the embedded backend (never the paper's networks):
+diversity within groups of `group` seeds (mean pairwise cosine of features, lower = more diverse;
+mean pairwise perceptual distance with LPIPS's formula over the network's layers, higher = more
+diverse); prompt adherence (the share of samples whose class the network names); and the Frechet
+distance of their features to the held-out data's. Videos are measured frame by frame.
+
+    python -m phased_dmd.evaluate source=student teacher=results/teachers/wan2.1 \
+        student=results/students/wan2.1/phased/seed0 classifier=results/classifier/model \
+        data_dir=data/fashion-mnist out_dir=results/evaluation/wan2.1/phased/seed0 distill.method=phased ...
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+from torch import Tensor
+
+from phased_dmd.distill import plan_phases
+from phased_dmd.evaluation_config import EvaluationRunConfig
+from phased_dmd.io import atomic_write, write_json
+from phased_dmd.metrics.classifier import FeatureNet
+from phased_dmd.metrics.diversity import mean_pairwise_cosine, mean_pairwise_perceptual
+from phased_dmd.metrics.frechet import feature_frechet
+from phased_dmd.metrics.recognition import recognition
+from phased_dmd.runs import run_main
+from phased_dmd.student import load_student, sample_student
+from phased_dmd.teachers.data import every_item, load_items, prompt_conditions
+from phased_dmd.teachers.flow_model import Condition, FlowModel, load_teacher
+from phased_dmd.teachers.train import sample
+
+BACKEND = {"name": "embedded", "features": "the embedded feature network (a Fashion-MNIST CNN the pipeline "
+           "trains; pooled last-layer features)", "perceptual": "LPIPS's formula with unit weights over the "
+           "same network's three layers", "adherence": "its accuracy at naming the prompt's class",
+           "frechet": "Frechet distance of its features to held-out data"}
+
+
+def frames(x: Tensor) -> list[Tensor]:
+    """Images (N, C, H, W) as one frame; videos (N, C, F, H, W) as F frames."""
+    return [x] if x.ndim == 4 else list(x.unbind(dim=2))
+
+
+@torch.no_grad()
+def measure(net: FeatureNet, samples: Tensor, prompt_ids: Tensor, prompts: list[str], group: int,
+            reference: Tensor) -> dict:
+    """The table metrics of samples whose consecutive groups of `group` share a prompt."""
+    def groups(t: Tensor) -> Tensor:
+        return t.view(-1, group, *t.shape[1:])
+
+    cosine, perceptual, feats = [], [], []
+    for frame in frames(samples):
+        layers = net.layers(frame)
+        f = layers[-1].mean(dim=(2, 3))
+        feats.append(f)
+        cosine.append(mean_pairwise_cosine(groups(f)).mean())
+        perceptual.append(mean_pairwise_perceptual(layers, group).mean())
+    ref = torch.stack([net.features(f) for f in frames(reference)]).mean(dim=0)
+    return {"cosine": float(torch.stack(cosine).mean()), "perceptual": float(torch.stack(perceptual).mean()),
+            "adherence": recognition(net, samples, prompt_ids, prompts)["accuracy"],
+            "frechet": feature_frechet(torch.stack(feats).mean(dim=0).numpy(), ref.numpy())}
+
+
+def draw(cfg: EvaluationRunConfig, teacher: FlowModel, real: Tensor, cond: Condition, seed: int,
+         gen: torch.Generator) -> Tensor:
+    """The source's samples for the conditions: held-out data, the base teacher's or a student's."""
+    if cfg.source == "real":
+        return real
+    if cfg.source == "base":
+        return sample(teacher, cond, cfg.teacher_steps, cfg.teacher_cfg_scale, generator=gen)
+    experts = load_student(Path(cfg.student) / f"seed{seed}", len(plan_phases(cfg.distill)))
+    return sample_student(experts, cfg.distill, cond, generator=gen)
+
+
+def run(cfg: EvaluationRunConfig) -> None:
+    torch.set_num_threads(1)
+    start, out = time.time(), Path(cfg.out_dir)
+    teacher = load_teacher(Path(cfg.teacher)).requires_grad_(False)
+    net = FeatureNet.from_pretrained(cfg.classifier).eval()
+    items, labels = load_items(teacher.info, Path(cfg.data_dir), "test")
+    reference = every_item(teacher.info, items, labels, torch.Generator().manual_seed(cfg.sample_seed))
+    per_seed, tensors = {}, {}
+    for seed in cfg.seeds:
+        gen = torch.Generator().manual_seed(cfg.sample_seed + seed)
+        real, cond = prompt_conditions(teacher.info, items, labels, cfg.per_prompt, gen)
+        samples = draw(cfg, teacher, real, cond, seed, gen)
+        per_seed[seed] = measure(net, samples, cond.prompt_ids, teacher.info.prompts, cfg.group, reference)
+        tensors[f"seed{seed}"] = samples.to(torch.float16).contiguous()
+        print(f"{cfg.source} of {teacher.info.kind}, seed {seed}: " + ", ".join(
+            f"{k} {v:.4f}" for k, v in per_seed[seed].items()))
+    tensors["prompt_ids"] = cond.prompt_ids.contiguous()
+    atomic_write(out / "samples.safetensors", lambda tmp: save_file(tensors, str(tmp)))
+    write_json(out / "metrics.json", {"seeds": per_seed, "source": cfg.source, "kind": teacher.info.kind,
+                                      "samples_per_seed": len(cond), "group": cfg.group, "backend": BACKEND,
+                                      "seconds": time.time() - start})
+    print(f"evaluated {cfg.source} of {teacher.info.kind} over seeds {cfg.seeds} in {time.time() - start:.0f} s; "
+          f"metrics and samples in {out}/")
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_main("evaluation", EvaluationRunConfig, run, __doc__, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
