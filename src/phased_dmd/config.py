@@ -36,10 +36,7 @@ def build(schema: type[T], data: Mapping | DictConfig, where: str) -> T:
 
 
 def problems(obj: Any, prefix: str = "") -> Iterator[Problem]:
-    """Range problems of a dataclass instance and of the dataclasses nested in it."""
-    if hasattr(obj, "check"):
-        for key, expected, value in obj.check():
-            yield prefix + key, expected, value
+    """Range problems of the dataclasses nested in a dataclass instance, then its own (which may relate them)."""
     for f in dataclasses.fields(obj):
         child = getattr(obj, f.name)
         if dataclasses.is_dataclass(child):
@@ -48,6 +45,9 @@ def problems(obj: Any, prefix: str = "") -> Iterator[Problem]:
             for key, item in child.items():
                 if dataclasses.is_dataclass(item):
                     yield from problems(item, f"{prefix}{f.name}.{key}.")
+    if hasattr(obj, "check"):
+        for key, expected, value in obj.check():
+            yield prefix + key, expected, value
 
 
 def hydra_overrides(section: Mapping, prefix: str = "") -> list[str]:

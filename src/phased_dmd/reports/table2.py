@@ -40,9 +40,12 @@ PAPER_METRIC = {"cosine": 0, "perceptual": 1}
 
 
 def cells(metrics: dict) -> dict:
-    """Mean, 95% interval and n over the seeds of one source, per metric."""
+    """Mean, 95% interval and n over the seeds of one source, per metric (a share's interval kept in [0, 1])."""
     per_seed = list(metrics["seeds"].values())
-    return {m: summary([s[m] for s in per_seed]) for m, _, _ in METRICS}
+    out = {m: summary([s[m] for s in per_seed]) for m, _, _ in METRICS}
+    lo, hi = out["adherence"]["ci95"]
+    out["adherence"]["ci95"] = [max(lo, 0.0), min(hi, 1.0)]
+    return out
 
 
 def more_diverse(a: dict, b: dict) -> bool:
@@ -121,19 +124,19 @@ def markdown(data: dict) -> str:
 
 
 def sample_grid(results: Path, teachers: list[str], sources: list[str], out: Path, group: int) -> None:
-    """Per teacher, per source: the first `group` seeds of two prompts (distillation seed 0)."""
-    fig, axes = plt.subplots(len(sources), len(teachers), figsize=(4.2 * len(teachers), 0.7 * len(sources) + 0.4),
-                             dpi=90, squeeze=False)
+    """Per teacher and source: `group` seeds (columns) of two prompts (rows), distillation seed 0."""
+    fig, axes = plt.subplots(len(sources), len(teachers), figsize=(3.0 * len(teachers) + 1.2, 0.85 * len(sources)),
+                             dpi=100, squeeze=False)
     for c, t in enumerate(teachers):
         for r, s in enumerate(sources):
             tensors = load_file(str(results / "evaluation" / t / s / "samples.safetensors"))
             seed = sorted(k for k in tensors if k.startswith("seed"))[0]
             x, ids = tensors[seed].float(), tensors["prompt_ids"]
-            picks = [(ids == p).nonzero().squeeze(1)[:group] for p in (0, 3)]  # T-shirt/top, Dress
-            row = [x[i, 0] if x.ndim == 4 else x[i, 0, 0] for idx in picks for i in idx]
-            tile = np.concatenate([im.numpy() for im in row], axis=1)
+            x = x[:, 0] if x.ndim == 4 else x[:, 0, 0]  # images, or the first frame of videos
+            rows = [np.concatenate([x[i].numpy() for i in (ids == p).nonzero().squeeze(1)[:group]], axis=1)
+                    for p in (0, 3)]  # T-shirt/top, Dress
             ax = axes[r, c]
-            ax.imshow(tile, cmap="gray", vmin=-1, vmax=1)
+            ax.imshow(np.concatenate(rows, axis=0), cmap="gray", vmin=-1, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
             if c == 0:
