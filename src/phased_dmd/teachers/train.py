@@ -110,6 +110,7 @@ def run(cfg: TeacherRunConfig) -> None:
     info = teacher_info(cfg.kind, list(CLASS_NAMES), cfg.resolution, frames=cfg.video.frames, item=cfg.video.item)
     items, labels = load_items(info, Path(cfg.data_dir), "train")
     batch_size = cfg.train.batch_size if info.task == "t2i" else cfg.train.video_batch_size
+    torch.manual_seed(cfg.train.seed)  # the initial weights too: the same settings give the same teacher
     model = train_teacher(tiny_teacher(info), training_batches(info, items, labels), cfg.train, batch_size)
     trained = time.time() - start
     gen = torch.Generator().manual_seed(cfg.sample.seed)
