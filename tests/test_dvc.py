@@ -73,7 +73,8 @@ def test_push_and_pull_restore_byte_identical_checkpoints_and_nothing_retrains(r
     for remote in ("folder", "s3"):
         clone = tmp_path / f"clone-{remote}"
         run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
-        run(["dvc", "pull", "-r", remote], clone)
+        # --allow-missing: stages never reproduced (table2 here) have no hashes to pull
+        run(["dvc", "pull", "--allow-missing", "-r", remote], clone)
         assert digests(clone) == expected
         assert "up to date" in run(["dvc", "status", "students"], clone).stdout
         # pulled files carry the time of the pull: mark them up to date once, then nothing reruns
