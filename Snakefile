@@ -10,6 +10,7 @@ from dataclasses import asdict
 
 from phased_dmd.choices import METHODS, TEACHER_KINDS
 from phased_dmd.config import ConfigError, hydra_overrides, section_overrides
+from phased_dmd.evaluation_config import TABLES
 from phased_dmd.data.fashion_mnist import FILES as FASHION_MNIST_FILES
 from phased_dmd.launch import CLUSTERS
 from phased_dmd.params import load_params
@@ -59,6 +60,7 @@ wildcard_constraints:
     source="|".join(["real", "base", *PARAMS.students.methods]),
     seed=r"\d+",
     phase=r"[1-9]\d*",
+    table="|".join(TABLES),
 
 
 rule all:
@@ -67,7 +69,7 @@ rule all:
         "reports/toy2d.md",
         "reports/teachers.md",
         "reports/bench.md",
-        "reports/table2.md",
+        expand("reports/{table}.md", table=TABLES),
 
 
 # ---- Embedded data: Fashion-MNIST from Debian's package (or the folder in params.yaml data.fashion_mnist)
@@ -214,7 +216,7 @@ def evaluation_options(w):
     else:
         opts = ["source=student", f"student=results/students/{w.teacher}/{w.source}", f"seeds={seeds}",
                 *hydra_overrides(asdict(PARAMS.students.settings(w.source, w.teacher)), "distill.")]
-    return shlex.join(opts + section_overrides(PARAMS.evaluation, ("table2",)))
+    return shlex.join(opts + section_overrides(PARAMS.evaluation, tuple(TABLES)))
 
 
 rule evaluate:
@@ -227,6 +229,7 @@ rule evaluate:
     output:
         metrics="results/evaluation/{teacher}/{source}/metrics.json",
         samples="results/evaluation/{teacher}/{source}/samples.safetensors",
+        features="results/evaluation/{teacher}/{source}/features.safetensors",
     params:
         run=run("phased_dmd.evaluate", "results/evaluation/{teacher}/{source}/submitit"),
         options=evaluation_options,
@@ -239,20 +242,28 @@ rule evaluate:
         "out_dir=results/evaluation/{wildcards.teacher}/{wildcards.source} {params.options} > {log} 2>&1"
 
 
-def table_inputs(table):
-    return [f"results/evaluation/{t}/{s}/metrics.json" for t in table.teachers for s in ("real", "base", *table.students)]
+def table_inputs(name):
+    table = getattr(PARAMS.evaluation, name)
+    return [f"results/evaluation/{t}/{s}/{f}" for t in table.teachers for s in ("real", "base", *table.students)
+            for f in ("metrics.json", "features.safetensors")]
 
 
-rule table2:
+rule evaluations:  # every table's samples and measurements (DVC's evaluation stage)
     input:
-        table_inputs(PARAMS.evaluation.table2),
-        "src/phased_dmd/reports/table2.py",  # the report's formatting: an edit reruns the report only
+        [table_inputs(name) for name in TABLES],
+
+
+rule table:
+    input:
+        lambda w: table_inputs(w.table),
+        "src/phased_dmd/reports/{table}.py",  # the report's formatting: an edit reruns the report only
     output:
-        md="reports/table2.md",
-        json="reports/table2.json",
-        png="reports/table2.png",
+        md="reports/{table}.md",
+        json="reports/{table}.json",
+        png="reports/{table}.png",
     shell:
-        "{PYTHON} -m phased_dmd.reports.table2 --params params.yaml --results results --out reports/table2"
+        "{PYTHON} -m phased_dmd.reports.{wildcards.table} --params params.yaml --results results "
+        "--out reports/{wildcards.table}"
 
 
 # ---- Benchmark: one generator update per method, and sampling, on one tiny teacher

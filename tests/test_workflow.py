@@ -182,8 +182,34 @@ def test_table2_from_teachers_to_report_and_what_an_edit_reruns(repo: Path):
 
     report = repo / "src/phased_dmd/reports/table2.py"  # formatting: only the report reruns
     report.write_text(report.read_text() + "\n")
-    assert dry_run_jobs(repo, "reports/table2.md") == ["table2"]
+    assert dry_run_jobs(repo, "reports/table2.md") == ["table"]
     run(["snakemake", "reports/table2.md", "--cores", "1"], repo)
 
     edit_params(repo, "students", methods__phased__phases={2: {"iterations": 3}})  # phase 2 of one student
-    assert dry_run_jobs(repo, "reports/table2.md") == ["evaluate", "student_phase", "table2"]
+    assert dry_run_jobs(repo, "reports/table2.md") == ["evaluate", "student_phase", "table"]
+
+
+def test_tables_3_and_6_measure_motion_and_distances_to_the_base_teacher(repo: Path):
+    edit_params(repo, "teachers", names=["wan2.2-t2v"])
+    edit_params(repo, "students", teachers=["wan2.1", "wan2.2-t2v"])  # (wan2.1's table is not asked for)
+    edit_params(repo, "evaluation", per_prompt=2, group=2, teacher_steps=4, table2__teachers=["wan2.1"],
+                table3__teachers=["wan2.2-t2v"], table6__teachers=["wan2.2-t2v"])
+    run(["snakemake", "reports/table3.md", "reports/table6.md", "--cores", "2"], repo)
+    table3 = json.loads((repo / "reports/table3.json").read_text())
+    table6 = json.loads((repo / "reports/table6.json").read_text())
+    assert set(table3["rows"]) == {"real", "base", "sgts", "phased"}
+    assert set(table6["rows"]) == {"real", "base", "sgts", "phased", "phased4"}
+    for data, metrics in ((table3, ("flow", "dynamic", "adherence", "frechet")),
+                          (table6, ("flow", "dynamic", "fid", "fvd", "adherence"))):
+        for row in data["rows"].values():
+            for metric in metrics:
+                cell = row["wan2.2-t2v"][metric]
+                assert cell["n"] == 1 and cell["ci95"][0] <= cell["mean"] <= cell["ci95"][1]
+    assert table3["rows"]["real"]["wan2.2-t2v"]["flow"]["mean"] > 0.1  # the items move
+    base = table6["rows"]["base"]["wan2.2-t2v"]
+    assert base["fid"]["mean"] < 1e-6 and base["fvd"]["mean"] < 1e-6  # the base against itself
+    assert table6["rows"]["sgts"]["wan2.2-t2v"]["fid"]["mean"] > 0
+    assert set(table6["claims"]) == {"phased_keeps_more_motion_than_sgts", "four_phases_at_least_two"}
+    assert "DIS" in table3["backend"]["flow"]
+    assert "(7.57)" in (repo / "reports/table3.md").read_text() and "(578.2)" in (repo / "reports/table6.md").read_text()
+    assert dry_run_jobs(repo, "reports/table3.md") == [] and dry_run_jobs(repo, "reports/table6.md") == []

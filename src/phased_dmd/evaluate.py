@@ -6,7 +6,9 @@ measures, as in the paper's Sec. 5.1 but with the embedded backend (never the pa
 diversity within groups of `group` seeds (mean pairwise cosine of features, lower = more diverse;
 mean pairwise perceptual distance with LPIPS's formula over the network's layers, higher = more
 diverse); prompt adherence (the share of samples whose class the network names); and the Frechet
-distance of their features to the held-out data's. Videos are measured frame by frame.
+distance of their features to the held-out data's. Videos are measured frame by frame, and their
+motion (paper Table 3) by the mean absolute optical flow and VBench's dynamic degree (OpenCV's DIS
+flow). The features behind the measures are saved too, for distances between sources (Table 6).
 
     python -m phased_dmd.evaluate source=student teacher=results/teachers/wan2.1 \
         student=results/students/wan2.1/phased/seed0 classifier=results/classifier/model \
@@ -19,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import save_file
 from torch import Tensor
@@ -29,6 +32,7 @@ from phased_dmd.io import atomic_write, write_json
 from phased_dmd.metrics.classifier import FeatureNet
 from phased_dmd.metrics.diversity import mean_pairwise_cosine, mean_pairwise_perceptual
 from phased_dmd.metrics.frechet import feature_frechet
+from phased_dmd.metrics.motion import is_dynamic, mean_absolute_flow, motion_statistics, optical_flow
 from phased_dmd.metrics.recognition import recognition
 from phased_dmd.runs import run_main
 from phased_dmd.student import load_student, sample_student
@@ -39,7 +43,9 @@ from phased_dmd.teachers.train import sample
 BACKEND = {"name": "embedded", "features": "the embedded feature network (a Fashion-MNIST CNN the pipeline "
            "trains; pooled last-layer features)", "perceptual": "LPIPS's formula with unit weights over the "
            "same network's three layers", "adherence": "its accuracy at naming the prompt's class",
-           "frechet": "Frechet distance of its features to held-out data"}
+           "frechet": "Frechet distance of its features to held-out data",
+           "flow": "OpenCV DIS optical flow (not RAFT): mean magnitude over pixels and frame pairs, in pixels",
+           "dynamic": "VBench's dynamic degree rule applied to the same DIS flow (not RAFT)"}
 
 
 def frames(x: Tensor) -> list[Tensor]:
@@ -49,8 +55,9 @@ def frames(x: Tensor) -> list[Tensor]:
 
 @torch.no_grad()
 def measure(net: FeatureNet, samples: Tensor, prompt_ids: Tensor, prompts: list[str], group: int,
-            reference: Tensor) -> dict:
-    """The table metrics of samples whose consecutive groups of `group` share a prompt."""
+            reference: Tensor) -> tuple[dict, dict[str, Tensor]]:
+    """The table metrics of samples whose consecutive groups of `group` share a prompt, and the features
+    behind them: per frame (N, F, D) and, for videos, per frame pair (N, F-1, 2: mean and top-5% flow)."""
     def groups(t: Tensor) -> Tensor:
         return t.view(-1, group, *t.shape[1:])
 
@@ -62,9 +69,16 @@ def measure(net: FeatureNet, samples: Tensor, prompt_ids: Tensor, prompts: list[
         cosine.append(mean_pairwise_cosine(groups(f)).mean())
         perceptual.append(mean_pairwise_perceptual(layers, group).mean())
     ref = torch.stack([net.features(f) for f in frames(reference)]).mean(dim=0)
-    return {"cosine": float(torch.stack(cosine).mean()), "perceptual": float(torch.stack(perceptual).mean()),
-            "adherence": recognition(net, samples, prompt_ids, prompts)["accuracy"],
-            "frechet": feature_frechet(torch.stack(feats).mean(dim=0).numpy(), ref.numpy())}
+    metrics = {"cosine": float(torch.stack(cosine).mean()), "perceptual": float(torch.stack(perceptual).mean()),
+               "adherence": recognition(net, samples, prompt_ids, prompts)["accuracy"],
+               "frechet": feature_frechet(torch.stack(feats).mean(dim=0).numpy(), ref.numpy())}
+    features = {"frames": torch.stack(feats, dim=1)}
+    if samples.ndim == 5:
+        flows = [optical_flow(video[0].float().numpy()) for video in samples]
+        metrics["flow"] = float(np.mean([mean_absolute_flow(f) for f in flows]))
+        metrics["dynamic"] = float(np.mean([is_dynamic(f) for f in flows]))
+        features["motion"] = torch.from_numpy(np.stack([motion_statistics(f) for f in flows])).float()
+    return metrics, features
 
 
 def draw(cfg: EvaluationRunConfig, teacher: FlowModel, real: Tensor, cond: Condition, seed: int,
@@ -85,17 +99,19 @@ def run(cfg: EvaluationRunConfig) -> None:
     net = FeatureNet.from_pretrained(cfg.classifier).eval()
     items, labels = load_items(teacher.info, Path(cfg.data_dir), "test")
     reference = every_item(teacher.info, items, labels, torch.Generator().manual_seed(cfg.sample_seed))
-    per_seed, tensors = {}, {}
+    per_seed, tensors, features = {}, {}, {}
     for seed in cfg.seeds:
         gen = torch.Generator().manual_seed(cfg.sample_seed + seed)
         real, cond = prompt_conditions(teacher.info, items, labels, cfg.per_prompt, gen)
         samples = draw(cfg, teacher, real, cond, seed, gen)
-        per_seed[seed] = measure(net, samples, cond.prompt_ids, teacher.info.prompts, cfg.group, reference)
+        per_seed[seed], feats = measure(net, samples, cond.prompt_ids, teacher.info.prompts, cfg.group, reference)
         tensors[f"seed{seed}"] = samples.to(torch.float16).contiguous()
+        features.update({f"seed{seed}/{name}": t.contiguous() for name, t in feats.items()})
         print(f"{cfg.source} of {teacher.info.kind}, seed {seed}: " + ", ".join(
             f"{k} {v:.4f}" for k, v in per_seed[seed].items()))
     tensors["prompt_ids"] = cond.prompt_ids.contiguous()
     atomic_write(out / "samples.safetensors", lambda tmp: save_file(tensors, str(tmp)))
+    atomic_write(out / "features.safetensors", lambda tmp: save_file(features, str(tmp)))
     write_json(out / "metrics.json", {"seeds": per_seed, "source": cfg.source, "kind": teacher.info.kind,
                                       "samples_per_seed": len(cond), "group": cfg.group, "backend": BACKEND,
                                       "seconds": time.time() - start})

@@ -9,7 +9,9 @@ from omegaconf import MISSING
 from phased_dmd import config as C
 from phased_dmd.choices import TEACHER_KINDS
 from phased_dmd.distill_config import DistillConfig
+from phased_dmd.teachers.kinds import KINDS
 
+TABLES: dict[str, bool] = {"table2": False, "table3": True, "table6": True}  # table -> of video teachers
 SOURCES: tuple[str, ...] = ("real", "base", "student")  # held-out data | the teacher, 40 steps with CFG | a student
 
 
@@ -34,13 +36,23 @@ class EvaluationParams:
     teacher_steps: int = MISSING  # the base teacher's sampler: Euler steps, each with CFG
     teacher_cfg_scale: float = MISSING
     sample_seed: int = MISSING  # sampling noise of distillation seed s: sample_seed + s
-    table2: TableParams = field(default_factory=TableParams)
+    table2: TableParams = field(default_factory=TableParams)  # diversity, text-to-image (paper Table 2)
+    table3: TableParams = field(default_factory=TableParams)  # motion, text- and image-to-video (Table 3)
+    table6: TableParams = field(default_factory=TableParams)  # motion, distances to the base teacher (Table 6)
+
+    def tables(self) -> dict[str, TableParams]:
+        return {name: getattr(self, name) for name in TABLES}
 
     def check(self):
         for key in ("per_prompt", "teacher_steps", "teacher_cfg_scale"):
             yield from C.positive(key, getattr(self, key))
         if self.group < 2 or self.per_prompt % self.group:
             yield "group", f"at least 2 and a divisor of per_prompt ({self.per_prompt})", self.group
+        for name, table in self.tables().items():
+            for i, teacher in enumerate(table.teachers):
+                if teacher in KINDS and KINDS[teacher].is_video != TABLES[name]:
+                    yield (f"{name}.teachers[{i}]", "a video teacher (its motion is measured)" if TABLES[name]
+                           else "an image teacher", teacher)
 
 
 @dataclass

@@ -45,15 +45,13 @@ class Params:
     toy2d: Toy2dParams = field(default_factory=Toy2dParams)
 
     def check(self):
-        """What one section asks of another: a table shows students that the students section trains."""
-        table = self.evaluation.table2
-        for i, name in enumerate(table.teachers):
-            if name not in self.students.teachers:
-                yield f"evaluation.table2.teachers[{i}]", f"one of students.teachers {self.students.teachers}", name
-        for i, name in enumerate(table.students):
-            if name not in self.students.methods:
-                yield (f"evaluation.table2.students[{i}]", f"a student of students.methods "
-                       f"{list(self.students.methods)}", name)
+        """What one section asks of another: a table shows students of students.methods (a table's DAG trains
+        them for its teachers, whether or not students.teachers lists them)."""
+        for key, table in self.evaluation.tables().items():
+            for i, name in enumerate(table.students):
+                if name not in self.students.methods:
+                    yield (f"evaluation.{key}.students[{i}]", f"a student of students.methods "
+                           f"{list(self.students.methods)}", name)
 
 
 def load_params(data: dict | str | Path, where: str = "params.yaml") -> Params:

@@ -23,3 +23,9 @@ def frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: n
 def feature_frechet(a: np.ndarray, b: np.ndarray) -> float:
     """Frechet distance between the Gaussian fits of two feature sets (N, D) and (M, D)."""
     return frechet_distance(*gaussian_fit(a), *gaussian_fit(b))
+
+
+def video_features(frames: np.ndarray, motion: np.ndarray) -> np.ndarray:
+    """The embedded stand-in for I3D features (FVD): per video, its frame features averaged over frames
+    (N, F, D) -> (N, D), followed by its motion statistics per frame pair (N, F-1, 2: mean and top-5% flow)."""
+    return np.concatenate([frames.mean(axis=1), motion.reshape(len(motion), -1)], axis=1)

@@ -1,0 +1,93 @@
+"""reports/table6.{md,json,png}: Wan2.2 text-to-video students with 2 and 4 phases (paper Table 6) at embedded
+scale: motion, and Frechet distances to the base teacher's own samples (FID and FVD there; base = 0).
+
+    python -m phased_dmd.reports.table6 --params params.yaml --results results --out reports/table6
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from safetensors.torch import load_file
+
+from phased_dmd.metrics.frechet import feature_frechet, video_features
+from phased_dmd.reports.common import report_main
+from phased_dmd.reports.table3 import DYNAMIC, FLOW, scale_text
+from phased_dmd.reports.tables import Metric, Table, claim, claim_lines, metric_sections, provenance_line, write_table
+
+FID = Metric("fid", "lower", "Frechet distance of frame features to the base teacher's samples (FID's role)")
+FVD = Metric("fvd", "lower", "Frechet distance of video features to the base teacher's samples (FVD's role)")
+TABLE = Table(
+    name="table6", number=6, title="Wan2.2 text-to-video students with 2 and 4 phases",
+    metrics=(FLOW, DYNAMIC, FID, FVD, Metric("adherence", "higher", "prompt adherence")),
+    # paper Table 6 (T2V): optical flow, dynamic degree, FID and FVD against the base model's samples
+    paper={"base": {"wan2.2-t2v": {"flow": 10.26, "dynamic": 0.7955, "fid": 0.0, "fvd": 0.0}},
+           "sgts": {"wan2.2-t2v": {"flow": 3.23, "dynamic": 0.6545, "fid": 55.70, "fvd": 763.1}},
+           "phased": {"wan2.2-t2v": {"flow": 9.30, "dynamic": 0.8227, "fid": 47.24, "fvd": 700.9}},
+           "phased4": {"wan2.2-t2v": {"flow": 9.43, "dynamic": 0.8318, "fid": 45.40, "fvd": 578.2}}},
+    paper_metrics="RAFT optical flow / VBench dynamic degree / FID (Inception) / FVD (I3D), FID and FVD against "
+                  "the base model's samples")
+CLAIMS = {"phased_keeps_more_motion_than_sgts":
+          "Phased DMD (2 phases) keeps more motion than DMD with SGTS (higher mean flow and dynamic degree)",
+          "four_phases_at_least_two":
+          "4 phases at least as good as 2 (flow, dynamic degree no lower; both distances to the base no higher)"}
+
+
+def per_seed(results: Path):
+    """The evaluation's measurements of each seed plus the two distances of its samples to the base teacher's
+    samples of the same seed (same prompts and noise; held-out data: against the base's first seed)."""
+    def measure(raw: dict) -> dict:
+        out = {}
+        for source, per_teacher in raw.items():
+            out[source] = {}
+            for t, m in per_teacher.items():
+                feats = load_file(str(results / "evaluation" / t / source / "features.safetensors"))
+                base = load_file(str(results / "evaluation" / t / "base" / "features.safetensors"))
+                base_seeds = sorted(raw["base"][t]["seeds"])
+                out[source][t] = []
+                for seed, metrics in m["seeds"].items():
+                    b = seed if seed in base_seeds else base_seeds[0]
+                    mine, theirs = ({k: f[f"seed{s}/{k}"].numpy() for k in ("frames", "motion")}
+                                    for f, s in ((feats, seed), (base, b)))
+                    fid = feature_frechet(mine["frames"].reshape(-1, mine["frames"].shape[-1]),
+                                          theirs["frames"].reshape(-1, theirs["frames"].shape[-1]))
+                    fvd = feature_frechet(video_features(mine["frames"], mine["motion"]),
+                                          video_features(theirs["frames"], theirs["motion"]))
+                    out[source][t].append({**metrics, "fid": max(fid, 0.0), "fvd": max(fvd, 0.0)})
+        return out
+
+    return measure
+
+
+def claims(rows: dict, teachers: list[str]) -> dict:
+    out = {}
+    if {"phased", "sgts"} <= set(rows):
+        out["phased_keeps_more_motion_than_sgts"] = claim(TABLE, rows, teachers, "phased", "sgts", (FLOW, DYNAMIC))
+    if {"phased", "phased4"} <= set(rows):
+        out["four_phases_at_least_two"] = claim(TABLE, rows, teachers, "phased4", "phased", (FLOW, DYNAMIC, FID, FVD),
+                                                strict=False)
+    return out
+
+
+def markdown(data: dict) -> str:
+    lines = [f"# Table 6 at embedded scale: {TABLE.title}", "",
+             scale_text(data) + " FID and FVD's roles: the Frechet distance to the base teacher's samples of the "
+             "same seed (same prompts and noise), of the embedded network's features per frame (for FID) and per "
+             "video (features averaged over frames, then the mean and top-5% flow of each frame pair, for FVD); "
+             "not Inception or I3D. Regenerate: `snakemake reports/table6.md --cores 2`.", ""]
+    lines += metric_sections(TABLE, data) + claim_lines(data["claim_details"], CLAIMS)
+    lines += ["![the frames of one video of two prompts per method](table6.png)", "", provenance_line(data), ""]
+    return "\n".join(lines)
+
+
+def write_report(params, results: Path, out: Path) -> None:
+    write_table(TABLE, params, results, out, per_seed(results), claims, markdown)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return report_main("table6", __doc__, write_report, argv, section=None)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

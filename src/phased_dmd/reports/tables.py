@@ -1,0 +1,217 @@
+"""What the paper's tables share at embedded scale: their measurements over seeds, the cells with their
+intervals, per-column claims, a sample grid and provenance. Each table's module says which metrics,
+paper numbers and claims it has."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from safetensors.torch import load_file  # noqa: E402
+
+from phased_dmd.io import write_json, write_text  # noqa: E402
+from phased_dmd.reports.common import fmt, git_revision, save_figure  # noqa: E402
+from phased_dmd.stats import summary  # noqa: E402
+from phased_dmd.teachers.kinds import KINDS  # noqa: E402
+
+ROW_NAMES = {"real": "held-out data", "base": "base teacher, 40 steps + CFG", "dmd": "DMD, 1 step",
+             "sgts": "DMD with SGTS, 4 steps", "phased": "Phased DMD, 4 steps 2 phases",
+             "phased4": "Phased DMD, 4 steps 4 phases"}
+SHARES = ("adherence", "dynamic")  # shares of samples: their intervals are kept in [0, 1]
+GRID_PROMPTS = (0, 3)  # T-shirt/top, Dress
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str  # as in the evaluation's metrics.json
+    better: str  # lower | higher: the direction that means more diverse, more motion or closer
+    heading: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """One of the paper's tables: its metrics, the paper's numbers {row: {teacher: {metric: value}}} and how
+    they were measured there."""
+
+    name: str  # table2 | table3 | table6
+    number: int
+    title: str
+    metrics: tuple[Metric, ...]
+    paper: dict
+    paper_metrics: str  # what the paper measured, e.g. "DINOv3 cosine / LPIPS"
+
+
+def sources(table_params) -> list[str]:
+    return ["real", "base", *table_params.students]
+
+
+def load_measurements(results: Path, table_params) -> dict:
+    """{source: {teacher: metrics.json}} of every source and teacher of a table."""
+    return {s: {t: json.loads((results / "evaluation" / t / s / "metrics.json").read_text())
+                for t in table_params.teachers} for s in sources(table_params)}
+
+
+def seed_measurements(raw: dict) -> dict:
+    """{source: {teacher: [the metrics of each seed]}} as the evaluation measured them."""
+    return {s: {t: list(m["seeds"].values()) for t, m in per_teacher.items()} for s, per_teacher in raw.items()}
+
+
+def cells(per_seed: list[dict], metrics: tuple[Metric, ...]) -> dict:
+    """Mean, 95% interval and n over seeds, per metric."""
+    out = {}
+    for m in metrics:
+        out[m.key] = summary([s[m.key] for s in per_seed])
+        if m.key in SHARES:
+            lo, hi = out[m.key]["ci95"]
+            out[m.key]["ci95"] = [max(lo, 0.0), min(hi, 1.0)]
+    return out
+
+
+def better(a: dict, b: dict, metric: Metric) -> bool:
+    """a's mean is better than b's in the metric's direction."""
+    return a[metric.key]["mean"] < b[metric.key]["mean"] if metric.better == "lower" else \
+        a[metric.key]["mean"] > b[metric.key]["mean"]
+
+
+def separated(a: dict, b: dict, key: str) -> bool:
+    """The 95% intervals of a and b do not overlap (never, with a single seed: there is no interval)."""
+    if min(a[key]["n"], b[key]["n"]) < 2:
+        return False
+    lo_a, hi_a = a[key]["ci95"]
+    lo_b, hi_b = b[key]["ci95"]
+    return hi_a < lo_b or hi_b < lo_a
+
+
+def paper_better(table: Table, a: str, b: str, teacher: str, metric: Metric) -> bool | None:
+    """Whether row a beat row b in the paper (None where the paper has no number)."""
+    va, vb = (table.paper.get(r, {}).get(teacher, {}).get(metric.key) for r in (a, b))
+    if va is None or vb is None:
+        return None
+    return va < vb if metric.better == "lower" else va > vb
+
+
+def _negate(verdict: bool | None) -> bool | None:
+    return None if verdict is None else not verdict
+
+
+def claim(table: Table, rows: dict, teachers: list[str], a: str, b: str, metrics: tuple[Metric, ...],
+          strict: bool = True) -> dict:
+    """Per column: whether row a beat row b on every metric (strict) or was at least as good, here and in the
+    paper, and for which metrics the 95% intervals separate."""
+    out = {}
+    for t in teachers:
+        ra, rb = rows[a][t], rows[b][t]
+        paper = [paper_better(table, a, b, t, m) if strict else _negate(paper_better(table, b, a, t, m))
+                 for m in metrics]
+        out[t] = {"held": all(better(ra, rb, m) if strict else not better(rb, ra, m) for m in metrics),
+                  "paper_held": None if None in paper else all(paper),
+                  "intervals_separated": {m.key: separated(ra, rb, m.key) for m in metrics}}
+    return out
+
+
+def checkpoint_hashes(students: Path, table_params, seeds: list[int]) -> dict:
+    """MD5 (DVC's hash) of every generator weight file the table's students use."""
+    out = {}
+    for path in sorted(p for t in table_params.teachers for s in table_params.students for seed in seeds
+                       for p in (students / t / s / f"seed{seed}").glob("phase*/generator/**/*.safetensors")):
+        out[str(path)] = hashlib.md5(path.read_bytes()).hexdigest()
+    return out
+
+
+def paper_cell(table: Table, row: str, teacher: str, metric: str) -> str:
+    value = table.paper.get(row, {}).get(teacher, {}).get(metric)
+    return f"{value:.4g}" if value is not None else "-"
+
+
+def metric_sections(table: Table, data: dict) -> list[str]:
+    """One markdown table per metric: rows as the paper's, a column per teacher, the paper's number beside ours."""
+    teachers, lines = data["config"]["teachers"], []
+    for m in table.metrics:
+        lines += [f"## {m.heading[0].upper()}{m.heading[1:]}", "",
+                  "| method | " + " | ".join(f"{t} ({KINDS[t].paper_model})" for t in teachers) + " |",
+                  "|---|" + "---|" * len(teachers)]
+        for row, per_teacher in data["rows"].items():
+            values = [f"{fmt(per_teacher[t][m.key])} ({paper_cell(table, row, t, m.key)})" for t in teachers]
+            lines.append(f"| {ROW_NAMES.get(row, row)} | " + " | ".join(values) + " |")
+        lines.append("")
+    return lines
+
+
+def claim_lines(details: dict, sentences: dict[str, str]) -> list[str]:
+    """One line per claim and column: held or not here, in the paper, and where the intervals separate."""
+    lines = ["## Claims", ""]
+    for name, per_column in details.items():
+        for t, c in per_column.items():
+            paper = {True: "held", False: "did not hold", None: "no number"}[c["paper_held"]]
+            sep = [m for m, s in c["intervals_separated"].items() if s]
+            lines.append(f"- {t}: {sentences[name]}: **{'held' if c['held'] else 'did NOT hold'}** here; in the "
+                         f"paper: {paper}. 95% intervals separated for: {', '.join(sep) if sep else 'no measure'}.")
+    return lines + [""]
+
+
+def provenance_line(data: dict) -> str:
+    return (f"Git revision {data['provenance']['git']}; evaluation took {data['provenance']['seconds']:.0f} s "
+            "(sampling and measuring, summed over jobs); checkpoint hashes in the JSON.")
+
+
+def sample_grid(results: Path, teachers: list[str], rows: list[str], out: Path, group: int) -> None:
+    """Per teacher (columns) and source (rows), distillation seed 0, two prompts: images as `group` seeds side
+    by side; videos as the frames of one sample, left to right."""
+    fig, axes = plt.subplots(len(rows), len(teachers), figsize=(3.0 * len(teachers) + 1.2, 0.85 * len(rows)),
+                             dpi=100, squeeze=False)
+    for c, t in enumerate(teachers):
+        for r, s in enumerate(rows):
+            tensors = load_file(str(results / "evaluation" / t / s / "samples.safetensors"))
+            seed = sorted(k for k in tensors if k.startswith("seed"))[0]
+            x, ids = tensors[seed].float()[:, 0], tensors["prompt_ids"]  # (N, H, W) or (N, F, H, W)
+            strips = []
+            for p in GRID_PROMPTS:
+                idx = (ids == p).nonzero().squeeze(1)
+                chosen = x[idx[:group]] if x.ndim == 3 else x[idx[0]]  # seeds, or frames
+                strips.append(np.concatenate(list(chosen.numpy()), axis=1))
+            ax = axes[r, c]
+            ax.imshow(np.concatenate(strips, axis=0), cmap="gray", vmin=-1, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(ROW_NAMES.get(s, s).split(",")[0], rotation=0, ha="right", va="center", fontsize=8)
+            if r == 0:
+                ax.set_title(t, fontsize=9)
+    fig.tight_layout()
+    save_figure(fig, out)
+
+
+def write_table(table: Table, params, results: Path, out: Path, per_seed: Callable[[dict], dict],
+                claims: Callable[[dict, list[str]], dict], markdown: Callable[[dict], str]) -> None:
+    """Measure the table's rows (per_seed: {source: {teacher: [per-seed metric dicts]}} from the raw
+    measurements), judge its claims, and write out.{md,json,png}."""
+    table_params, evaluation = getattr(params.evaluation, table.name), params.evaluation
+    raw = load_measurements(results, table_params)
+    rows = {s: {t: cells(seeds, table.metrics) for t, seeds in per_teacher.items()}
+            for s, per_teacher in per_seed(raw).items()}
+    details = claims(rows, table_params.teachers)
+    config = {"teachers": table_params.teachers,
+              "students": {s: asdict(params.students.methods[s]) for s in table_params.students},
+              "seeds": params.students.seeds, "per_prompt": evaluation.per_prompt, "group": evaluation.group,
+              "teacher_steps": evaluation.teacher_steps, "teacher_cfg_scale": evaluation.teacher_cfg_scale,
+              "distill": asdict(params.students.distill),
+              "per_teacher": {t: asdict(v) for t, v in params.students.per_teacher.items()
+                              if t in table_params.teachers}}
+    data = {"rows": rows, "claims": {k: all(c["held"] for c in v.values()) for k, v in details.items()},
+            "claim_details": details, "backend": raw["base"][table_params.teachers[0]]["backend"], "config": config,
+            "paper": {"table": table.number, "metrics": table.paper_metrics, "values": table.paper},
+            "provenance": {"git": git_revision(),
+                           "seconds": sum(r["seconds"] for v in raw.values() for r in v.values()),
+                           "checkpoints_md5": checkpoint_hashes(results / "students", table_params,
+                                                                params.students.seeds)}}
+    write_json(out.with_suffix(".json"), data)
+    write_text(out.with_suffix(".md"), markdown(data))
+    sample_grid(results, table_params.teachers, sources(table_params), out.with_suffix(".png"), evaluation.group)
