@@ -10,7 +10,7 @@ from dataclasses import asdict
 
 from phased_dmd.choices import METHODS, TEACHER_KINDS
 from phased_dmd.config import ConfigError, hydra_overrides, section_overrides
-from phased_dmd.evaluation_config import TABLES
+from phased_dmd.evaluation_config import FIGURES, TABLES
 from phased_dmd.data.fashion_mnist import FILES as FASHION_MNIST_FILES
 from phased_dmd.launch import CLUSTERS
 from phased_dmd.params import load_params
@@ -61,6 +61,7 @@ wildcard_constraints:
     seed=r"\d+",
     phase=r"[1-9]\d*",
     table="|".join(TABLES),
+    figure="|".join(FIGURES),
 
 
 rule all:
@@ -70,6 +71,7 @@ rule all:
         "reports/teachers.md",
         "reports/bench.md",
         expand("reports/{table}.md", table=TABLES),
+        expand("reports/{figure}.md", figure=FIGURES),
 
 
 # ---- Embedded data: Fashion-MNIST from Debian's package (or the folder in params.yaml data.fashion_mnist)
@@ -216,7 +218,7 @@ def evaluation_options(w):
     else:
         opts = ["source=student", f"student=results/students/{w.teacher}/{w.source}", f"seeds={seeds}",
                 *hydra_overrides(asdict(PARAMS.students.settings(w.source, w.teacher)), "distill.")]
-    return shlex.join(opts + section_overrides(PARAMS.evaluation, tuple(TABLES)))
+    return shlex.join(opts + section_overrides(PARAMS.evaluation, (*TABLES, *FIGURES)))
 
 
 rule evaluate:
@@ -248,9 +250,16 @@ def table_inputs(name):
             for f in ("metrics.json", "features.safetensors")]
 
 
-rule evaluations:  # every table's samples and measurements (DVC's evaluation stage)
+def figure_inputs(name):
+    figure = getattr(PARAMS.evaluation, name)
+    return [f"results/evaluation/{figure.teacher}/{s}/{f}" for s in ("real", *figure.students)
+            for f in ("metrics.json", "features.safetensors")]
+
+
+rule evaluations:  # every table's and figure's samples and measurements (DVC's evaluation stage)
     input:
         [table_inputs(name) for name in TABLES],
+        [figure_inputs(name) for name in FIGURES],
 
 
 rule table:
@@ -264,6 +273,19 @@ rule table:
     shell:
         "{PYTHON} -m phased_dmd.reports.{wildcards.table} --params params.yaml --results results "
         "--out reports/{wildcards.table}"
+
+
+rule figure:
+    input:
+        lambda w: figure_inputs(w.figure),
+        "src/phased_dmd/reports/{figure}.py",  # the report's formatting: an edit reruns the report only
+    output:
+        md="reports/{figure}.md",
+        json="reports/{figure}.json",
+        png="reports/{figure}.png",
+    shell:
+        "{PYTHON} -m phased_dmd.reports.{wildcards.figure} --params params.yaml --results results "
+        "--out reports/{wildcards.figure}"
 
 
 # ---- Benchmark: one generator update per method, and sampling, on one tiny teacher

@@ -13,7 +13,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from workflow_repo import BIN, commit, dry_run_jobs, edit_params, run
+from workflow_repo import BIN, commit, dry_run_jobs, edit_params, only_students, run
 
 pytestmark = pytest.mark.workflow
 
@@ -57,8 +57,7 @@ def digests(repo: Path) -> dict[str, str]:
 
 def test_push_and_pull_restore_byte_identical_checkpoints_and_nothing_retrains(repo: Path, tmp_path: Path, s3):
     edit_params(repo, "teachers", names=["wan2.1"])
-    edit_params(repo, "students", teachers=["wan2.1"], methods={"phased": {"method": "phased", "num_phases": 2}})
-    edit_params(repo, "evaluation", table2__teachers=["wan2.1"], table2__students=["phased"])
+    only_students(repo, ["wan2.1"], {"phased": {"method": "phased", "num_phases": 2}, "dmd": {"method": "dmd"}})
     commit(repo, "one teacher, one student")
     run(["dvc", "repro", "students"], repo)
     run(["dvc", "remote", "add", "folder", str(tmp_path / "store")], repo)

@@ -213,3 +213,22 @@ def test_tables_3_and_6_measure_motion_and_distances_to_the_base_teacher(repo: P
     assert "DIS" in table3["backend"]["flow"]
     assert "(7.57)" in (repo / "reports/table3.md").read_text() and "(578.2)" in (repo / "reports/table6.md").read_text()
     assert dry_run_jobs(repo, "reports/table3.md") == [] and dry_run_jobs(repo, "reports/table6.md") == []
+
+
+def test_figures_5_9_10_compare_two_students_with_the_same_noise(repo: Path):
+    edit_params(repo, "evaluation", per_prompt=2, group=2)
+    edit_params(repo, "students", methods__phased_long__phases={2: {"iterations": 4}})
+    run(["snakemake", "reports/figure5.md", "reports/figure9.md", "reports/figure10.md", "--cores", "2"], repo)
+    figure5 = json.loads((repo / "reports/figure5.json").read_text())
+    assert figure5["extra"]["same_phase1"]  # the same low-SNR expert: phase 1 retrained byte for byte
+    assert -1 <= figure5["extra"]["other_noise"]["mean"] <= figure5["extra"]["same_noise"]["mean"] <= 1
+    assert set(figure5["claims"]) == {"composition_kept", "detail_improved"}
+    figure10 = json.loads((repo / "reports/figure10.json").read_text())
+    assert [s["fixed_t"] for s in figure10["config"]["students"].values()] == [0.357, 0.882]
+    assert type(figure10["claims"]["high_t_closer_to_data_than_low_t"]) is bool
+    figure9 = json.loads((repo / "reports/figure9.json").read_text())
+    assert figure9["config"]["students"]["phased_disjoint"]["interval"] == "disjoint"
+    for name in ("figure5", "figure9", "figure10"):
+        assert (repo / f"reports/{name}.png").stat().st_size > 2_000
+        assert "| Frechet distance to held-out data |" in (repo / f"reports/{name}.md").read_text()
+    assert dry_run_jobs(repo, "reports/figure9.md") == []

@@ -36,6 +36,19 @@ def edit_params(repo: Path, section: str = "figure2", **knobs) -> None:
     edit_yaml(repo / "params.yaml", knobs, section)
 
 
+def only_students(repo: Path, teachers: list[str], methods: dict) -> None:
+    """Train only these students (students.teachers, students.methods, at least two methods), and let every
+    table and figure show only them (so that params.yaml stays valid)."""
+    edit_params(repo, "students", teachers=teachers, methods=methods)
+    data = yaml.safe_load((repo / "params.yaml").read_text())
+    names = list(methods)
+    for key, shown in data["evaluation"].items():
+        if isinstance(shown, dict):
+            kept = [s for s in shown["students"] if s in methods]
+            shown["students"] = names[:2] if "teacher" in shown else (kept or names[:1])
+    (repo / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+
+
 def edit_config(repo: Path, name: str, **knobs) -> None:
     """Defaults that are not in params.yaml: configs/<name>.yaml."""
     edit_yaml(repo / "configs" / f"{name}.yaml", knobs)

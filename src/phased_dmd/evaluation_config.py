@@ -12,6 +12,7 @@ from phased_dmd.distill_config import DistillConfig
 from phased_dmd.teachers.kinds import KINDS
 
 TABLES: dict[str, bool] = {"table2": False, "table3": True, "table6": True}  # table -> of video teachers
+FIGURES: tuple[str, ...] = ("figure5", "figure9", "figure10")  # two students of one teacher, side by side
 SOURCES: tuple[str, ...] = ("real", "base", "student")  # held-out data | the teacher, 40 steps with CFG | a student
 
 
@@ -28,6 +29,20 @@ class TableParams:
 
 
 @dataclass
+class FigureParams:
+    """Two students of one teacher that a figure compares (same prompts and noise), in the figure's order."""
+
+    teacher: str = MISSING
+    students: list[str] = MISSING  # two names from students.methods
+
+    def check(self):
+        yield from C.choice("teacher", self.teacher, TEACHER_KINDS)
+        yield from C.non_empty_unique("students", self.students)
+        if len(self.students) != 2:
+            yield "students", "two students to compare", self.students
+
+
+@dataclass
 class EvaluationParams:
     """params.yaml, section `evaluation`: how samples are drawn and measured for the tables."""
 
@@ -39,6 +54,12 @@ class EvaluationParams:
     table2: TableParams = field(default_factory=TableParams)  # diversity, text-to-image (paper Table 2)
     table3: TableParams = field(default_factory=TableParams)  # motion, text- and image-to-video (Table 3)
     table6: TableParams = field(default_factory=TableParams)  # motion, distances to the base teacher (Table 6)
+    figure5: FigureParams = field(default_factory=FigureParams)  # high-SNR expert: fewer vs more iterations
+    figure9: FigureParams = field(default_factory=FigureParams)  # nested vs disjoint re-noise intervals
+    figure10: FigureParams = field(default_factory=FigureParams)  # DMD with re-noise t fixed low vs high
+
+    def figures(self) -> dict[str, FigureParams]:
+        return {name: getattr(self, name) for name in FIGURES}
 
     def tables(self) -> dict[str, TableParams]:
         return {name: getattr(self, name) for name in TABLES}

@@ -45,9 +45,9 @@ class Params:
     toy2d: Toy2dParams = field(default_factory=Toy2dParams)
 
     def check(self):
-        """What one section asks of another: a table shows students of students.methods (a table's DAG trains
-        them for its teachers, whether or not students.teachers lists them)."""
-        for key, table in self.evaluation.tables().items():
+        """What one section asks of another: a table or figure shows students of students.methods (its DAG
+        trains them for its teachers, whether or not students.teachers lists them)."""
+        for key, table in {**self.evaluation.tables(), **self.evaluation.figures()}.items():
             for i, name in enumerate(table.students):
                 if name not in self.students.methods:
                     yield (f"evaluation.{key}.students[{i}]", f"a student of students.methods "
