@@ -79,6 +79,20 @@ def test_renoise_intervals(kw, phase, low, high):
     assert float(t.min()) < low + 0.01 and float(t.max()) > high - 0.01
 
 
+def test_the_grid_shift_moves_the_phase_boundary_not_the_distribution_of_t():
+    """shift 7 puts s_1 at 0.875 (Wan2.2's boundary); re-noise t stays uniform in (s_1, 1) with t_shift 1, and
+    concentrates near 1 with t_shift 7 (the teacher's training shift decides, not the grid's)."""
+    c = cfg(method="phased", num_phases=2, shift=7.0, t_shift=1.0)
+    phase = plan_phases(c)[1]  # (0, 1) nested
+    assert plan_phases(c)[0].end_level == pytest.approx(0.875)
+    t = renoise_times(c, phase, 20000, True, generator=torch.Generator().manual_seed(0))
+    assert float((t < 0.3).double().mean()) == pytest.approx(0.3, abs=0.01)
+    skewed = renoise_times(cfg(method="phased", num_phases=2, shift=7.0, t_shift=7.0), phase, 20000, True,
+                           generator=torch.Generator().manual_seed(0))
+    # shifted t = 7u / (1 + 6u) < 0.3  <=>  u < 0.3 / 5.2
+    assert float((skewed < 0.3).double().mean()) == pytest.approx(0.3 / 5.2, abs=0.01)
+
+
 def test_fixed_t_applies_to_the_generator_only():
     c = cfg(method="dmd", fixed_t=0.357)
     phase = plan_phases(c)[0]

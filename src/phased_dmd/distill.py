@@ -85,7 +85,7 @@ def renoise_times(cfg: DistillConfig, phase: Phase, n: int, for_generator: bool,
         return torch.full((n,), cfg.fixed_t, dtype=torch.float64)
     low = max(phase.end_level, floor)
     high = 1.0 if cfg.interval == "nested" else phase.start_level
-    return sample_timesteps(n, low, high, cfg.shift, generator)
+    return sample_timesteps(n, low, high, cfg.t_shift, generator)
 
 
 @dataclass

@@ -16,7 +16,8 @@ class DistillConfig:
     method: str = "phased"  # dmd (1 step) | sgts (num_steps, one expert) | phased (num_steps in num_phases)
     num_steps: int = 4
     num_phases: int = 2
-    shift: float = 1.0  # timestep shift of the step grid and of sampled t
+    shift: float = 1.0  # timestep shift of the step grid (where the steps and phase boundaries fall)
+    t_shift: float = 1.0  # shift of the sampled re-noise t: the teacher's training distribution (1 here)
     step_rule: str = "euler"  # euler | renoise, between steps of one expert
     interval: str = "nested"  # re-noise t in (s_p, 1) | disjoint (s_p, s_{p-1})
     critic: str = "subinterval"  # subinterval (Eq. 13) | naive (Fig. 2c)
@@ -52,8 +53,8 @@ class DistillConfig:
         yield from C.choice("schedule", self.schedule, SCHEDULES)
         if self.ema is not None:
             yield from C.open_unit("ema", self.ema)
-        for key in ("num_steps", "num_phases", "iterations", "ttur", "batch_size", "lr_generator", "lr_fake",
-                    "checkpoint_every"):
+        for key in ("num_steps", "num_phases", "shift", "t_shift", "iterations", "ttur", "batch_size",
+                    "lr_generator", "lr_fake", "checkpoint_every"):
             yield from C.positive(key, getattr(self, key))
         if self.method == "phased" and self.num_steps % self.num_phases:
             yield "num_phases", f"a divisor of num_steps = {self.num_steps}", self.num_phases
