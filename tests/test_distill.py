@@ -156,12 +156,13 @@ def test_a_non_finite_loss_stops_the_phase(tmp_path):
         train_phase(models, c, lambda n, g: (torch.randn(n, 2), None), tmp_path)
 
 
-def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path, capsys):
+@pytest.mark.parametrize("every", [1, 100])  # 100: the only checkpoint is the last, at the old one's iteration
+def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path, capsys, every):
     """A rerun after a params edit must start afresh, not continue the old run's state."""
     def phase(lr):
         torch.manual_seed(0)
         net = IgnoringCond(ToyVelocityNet(2, 16, 1))
-        c = cfg(method="dmd", iterations=3, checkpoint_every=1, lr_fake=lr, batch_size=8, ttur=1)
+        c = cfg(method="dmd", iterations=3, checkpoint_every=every, lr_fake=lr, batch_size=8, ttur=1)
         models = PhaseModels(_teacher, [net], [IgnoringCond(ToyVelocityNet(2, 16, 1))])
         return train_phase(models, c, lambda n, g: (torch.randn(n, 2, generator=g), None), tmp_path), net
 
@@ -171,3 +172,4 @@ def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path, capsys):
     changed, _ = phase(5e-4)
     assert "written with other settings or inputs; starting afresh" in capsys.readouterr().out
     assert len(changed) == 3 and changed != first
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["iter-0000003"]  # the new run's only

@@ -36,8 +36,10 @@ def save_checkpoint(root: Path, iteration: int, modules: dict[str, nn.Module], s
     torch.save(state, tmp / "state.pt")
     (tmp / "origin.json").write_text(origin)
     final = root / f"{PREFIX}{iteration:07d}"
+    if final.exists():  # one of a run with other settings: set aside (swept up below, or by the next save)
+        os.replace(final, Path(tempfile.mkdtemp(dir=root, prefix=".tmp-")) / "old")
     os.replace(tmp, final)
-    for old in root.glob(f"{PREFIX}*"):
+    for old in [*root.glob(f"{PREFIX}*"), *root.glob(".tmp-*")]:
         if old != final:
             shutil.rmtree(old)
     return final
