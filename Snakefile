@@ -266,6 +266,7 @@ rule table:
     input:
         lambda w: table_inputs(w.table),
         "src/phased_dmd/reports/{table}.py",  # the report's formatting: an edit reruns the report only
+        "src/phased_dmd/reports/tables.py",
     output:
         md="reports/{table}.md",
         json="reports/{table}.json",
@@ -279,6 +280,8 @@ rule figure:
     input:
         lambda w: figure_inputs(w.figure),
         "src/phased_dmd/reports/{figure}.py",  # the report's formatting: an edit reruns the report only
+        "src/phased_dmd/reports/figures.py",
+        "src/phased_dmd/reports/tables.py",
     output:
         md="reports/{figure}.md",
         json="reports/{figure}.json",

@@ -25,6 +25,7 @@ def test_a_strict_claim_needs_every_metric_better_in_its_direction():
 def test_at_least_as_good_accepts_ties_and_the_paper_verdict_follows_its_numbers():
     tie = claim(TABLE, rows((1.0, 1.1, 0.9), (5.0, 5.0, 5.0)), ["t"], "a", "b", (LOW, HIGH), strict=False)["t"]
     assert tie["held"] and tie["paper_held"]  # paper: a's fid lower, flow equal
+    assert tie["per_metric"] == {"fid": "better", "flow": "tied"}
     strict = claim(TABLE, rows((1.0, 1.1, 0.9), (5.0, 5.0, 5.0)), ["t"], "a", "b", (LOW, HIGH))["t"]
     assert not strict["held"] and strict["paper_held"] is False
     assert strict["intervals_separated"] == {"fid": True, "flow": False}

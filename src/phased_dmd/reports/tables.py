@@ -26,6 +26,7 @@ ROW_NAMES = {"real": "held-out data", "base": "base teacher, 40 steps + CFG", "d
              "sgts": "DMD with SGTS, 4 steps", "phased": "Phased DMD, 4 steps 2 phases",
              "phased4": "Phased DMD, 4 steps 4 phases"}
 SHARES = ("adherence", "dynamic")  # shares of samples: their intervals are kept in [0, 1]
+NON_NEGATIVE = ("frechet", "fid", "fvd", "flow", "perceptual")  # distances and magnitudes: intervals kept >= 0
 GRID_PROMPTS = (0, 3)  # T-shirt/top, Dress
 
 
@@ -69,9 +70,11 @@ def cells(per_seed: list[dict], metrics: tuple[Metric, ...]) -> dict:
     out = {}
     for m in metrics:
         out[m.key] = summary([s[m.key] for s in per_seed])
+        lo, hi = out[m.key]["ci95"]
         if m.key in SHARES:
-            lo, hi = out[m.key]["ci95"]
             out[m.key]["ci95"] = [max(lo, 0.0), min(hi, 1.0)]
+        elif m.key in NON_NEGATIVE:
+            out[m.key]["ci95"] = [max(lo, 0.0), hi]
     return out
 
 
@@ -113,6 +116,8 @@ def claim(table: Table, rows: dict, teachers: list[str], a: str, b: str, metrics
                  for m in metrics]
         out[t] = {"held": all(better(ra, rb, m) if strict else not better(rb, ra, m) for m in metrics),
                   "paper_held": None if None in paper else all(paper),
+                  "per_metric": {m.key: "better" if better(ra, rb, m) else "worse" if better(rb, ra, m) else "tied"
+                                 for m in metrics},
                   "intervals_separated": {m.key: separated(ra, rb, m.key) for m in metrics}}
     return out
 
@@ -152,8 +157,10 @@ def claim_lines(details: dict, sentences: dict[str, str]) -> list[str]:
         for t, c in per_column.items():
             paper = {True: "held", False: "did not hold", None: "no number"}[c["paper_held"]]
             sep = [m for m, s in c["intervals_separated"].items() if s]
-            lines.append(f"- {t}: {sentences[name]}: **{'held' if c['held'] else 'did NOT hold'}** here; in the "
-                         f"paper: {paper}. 95% intervals separated for: {', '.join(sep) if sep else 'no measure'}.")
+            means = "; ".join(f"{verdict} on {', '.join(m for m, v in c['per_metric'].items() if v == verdict)}"
+                              for verdict in ("better", "tied", "worse") if verdict in c["per_metric"].values())
+            lines.append(f"- {t}: {sentences[name]}: **{'held' if c['held'] else 'did NOT hold'}** here ({means}); "
+                         f"in the paper: {paper}. 95% intervals separated for: {', '.join(sep) if sep else 'no measure'}.")
     return lines + [""]
 
 
