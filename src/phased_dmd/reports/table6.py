@@ -34,27 +34,31 @@ CLAIMS = {"phased_keeps_more_motion_than_sgts":
           "4 phases at least as good as 2 (flow, dynamic degree no lower; both distances to the base no higher)"}
 
 
+def distances(mine: dict, theirs: dict) -> dict:
+    """The Frechet distances standing in for FID (frame features) and FVD (video features) between two sets of
+    features {"frames": (N, F, D), "motion": (N, F-1, 2)}."""
+    fid = feature_frechet(*(f["frames"].reshape(-1, f["frames"].shape[-1]) for f in (mine, theirs)))
+    fvd = feature_frechet(*(video_features(f["frames"], f["motion"]) for f in (mine, theirs)))
+    return {"fid": max(fid, 0.0), "fvd": max(fvd, 0.0)}
+
+
 def per_seed(results: Path):
     """The evaluation's measurements of each seed plus the two distances of its samples to the base teacher's
     samples of the same seed (same prompts and noise; held-out data: against the base's first seed)."""
+    def features(teacher: str, source: str) -> dict:
+        tensors = load_file(str(results / "evaluation" / teacher / source / "features.safetensors"))
+        seeds = {name.split("/")[0] for name in tensors}
+        return {s[len("seed"):]: {k: tensors[f"{s}/{k}"].numpy() for k in ("frames", "motion")} for s in seeds}
+
     def measure(raw: dict) -> dict:
+        base = {t: features(t, "base") for t in raw["base"]}
         out = {}
         for source, per_teacher in raw.items():
             out[source] = {}
             for t, m in per_teacher.items():
-                feats = load_file(str(results / "evaluation" / t / source / "features.safetensors"))
-                base = load_file(str(results / "evaluation" / t / "base" / "features.safetensors"))
-                base_seeds = sorted(raw["base"][t]["seeds"])
-                out[source][t] = []
-                for seed, metrics in m["seeds"].items():
-                    b = seed if seed in base_seeds else base_seeds[0]
-                    mine, theirs = ({k: f[f"seed{s}/{k}"].numpy() for k in ("frames", "motion")}
-                                    for f, s in ((feats, seed), (base, b)))
-                    fid = feature_frechet(mine["frames"].reshape(-1, mine["frames"].shape[-1]),
-                                          theirs["frames"].reshape(-1, theirs["frames"].shape[-1]))
-                    fvd = feature_frechet(video_features(mine["frames"], mine["motion"]),
-                                          video_features(theirs["frames"], theirs["motion"]))
-                    out[source][t].append({**metrics, "fid": max(fid, 0.0), "fvd": max(fvd, 0.0)})
+                mine = features(t, source)
+                out[source][t] = [{**metrics, **distances(mine[seed], base[t].get(seed, base[t][min(base[t])]))}
+                                  for seed, metrics in m["seeds"].items()]
         return out
 
     return measure
