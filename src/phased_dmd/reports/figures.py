@@ -125,3 +125,16 @@ def write_figure(figure: Figure, params, results: Path, out: Path,
 def quality_claim(rows: dict, a: str, b: str, metric: str = "frechet") -> bool:
     """Student a closer to the data than student b (lower mean Frechet distance)."""
     return better(rows[a], rows[b], next(m for m in QUALITY if m.key == metric))
+
+
+def quality_report(figure: Figure, claim: str, winner: int, sentence: Callable[[dict], str]):
+    """The write_report of a figure whose one claim is that student `winner` (0 or 1, in params.yaml's order)
+    is closer to the data; sentence(data) states the claim."""
+    def claims(rows: dict, extra: dict, students: list[str]) -> dict:
+        return {claim: quality_claim(rows, students[winner], students[1 - winner])}
+
+    def markdown(data: dict) -> list[str]:
+        held = data["claims"][claim]
+        return [f"- {sentence(data)}: **{'held' if held else 'did NOT hold'}** here; in the paper: held (by eye)."]
+
+    return lambda params, results, out: write_figure(figure, params, results, out, lambda *_: {}, claims, markdown)
