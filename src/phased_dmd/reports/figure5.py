@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from phased_dmd.reports.common import fmt, report_main
-from phased_dmd.reports.figures import Figure, images, quality_claim, samples, student_files, write_figure
+from phased_dmd.reports.figures import Figure, images, quality_claim, samples, write_figure
+from phased_dmd.reports.tables import generator_md5
 from phased_dmd.stats import summary
 
 FIGURE = Figure("figure5", 5, "the high-SNR expert after fewer vs more iterations",
@@ -39,15 +40,15 @@ def composition(results: Path, teacher: str, students: list[str], seeds: list[in
     as the level of chance, of the same samples paired with another noise of the same prompt; whether the two
     students' phase-1 generators are byte-identical."""
     a, b = (samples(results, teacher, s) for s in students)
+    ids = a["prompt_ids"].numpy()
+    order = np.concatenate([np.flatnonzero(ids == p) for p in np.unique(ids)])
+    other = np.concatenate([np.roll(np.flatnonzero(ids == p), 1) for p in np.unique(ids)])  # same prompt
     paired, shuffled = [], []
     for seed in seeds:
-        key, ids = f"seed{seed}", a["prompt_ids"].numpy()
-        xa, xb = (coarse(images(t[key])) for t in (a, b))
-        other = np.concatenate([np.roll(np.flatnonzero(ids == p), 1) for p in np.unique(ids)])
-        order = np.concatenate([np.flatnonzero(ids == p) for p in np.unique(ids)])
+        xa, xb = (coarse(images(t[f"seed{seed}"])) for t in (a, b))
         paired.append(float(correlation(xa, xb).mean()))
         shuffled.append(float(correlation(xa[order], xb[other]).mean()))
-    phase1 = [student_files(results, teacher, s, seeds, phase=1) for s in students]
+    phase1 = [generator_md5(results, teacher, s, seeds, phase=1) for s in students]
     same = sorted(phase1[0].values()) == sorted(phase1[1].values()) and len(phase1[0]) > 0
     return {"same_noise": summary(paired), "other_noise": summary(shuffled), "same_phase1": same,
             "phase1_md5": phase1}

@@ -3,7 +3,6 @@ same prompts and noise, shown side by side, with their quality measured over see
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -18,7 +17,7 @@ from safetensors.torch import load_file  # noqa: E402
 
 from phased_dmd.io import write_json, write_text  # noqa: E402
 from phased_dmd.reports.common import fmt, git_revision, save_figure  # noqa: E402
-from phased_dmd.reports.tables import GRID_PROMPTS, Metric, better, cells, separated  # noqa: E402
+from phased_dmd.reports.tables import GRID_PROMPTS, Metric, better, cells, generator_md5, separated  # noqa: E402
 
 QUALITY = (Metric("frechet", "lower", "Frechet distance to held-out data"),
            Metric("adherence", "higher", "prompt adherence"),
@@ -32,13 +31,6 @@ class Figure:
     title: str
     labels: tuple[str, str]  # what distinguishes the two students, in params.yaml's order
     paper: str  # what the paper's figure shows
-
-
-def student_files(results: Path, teacher: str, student: str, seeds: list[int], phase: int | None = None) -> dict:
-    """MD5 (DVC's hash) of a student's generator weights over its seeds (one phase, or all)."""
-    pattern = f"phase{phase}/generator/**/*.safetensors" if phase else "phase*/generator/**/*.safetensors"
-    return {str(p): hashlib.md5(p.read_bytes()).hexdigest() for seed in seeds
-            for p in sorted((results / "students" / teacher / student / f"seed{seed}").glob(pattern))}
 
 
 def samples(results: Path, teacher: str, source: str) -> dict:
@@ -103,7 +95,7 @@ def write_figure(figure: Figure, params, results: Path, out: Path,
             "paper": figure.paper,
             "provenance": {"git": git_revision(), "seconds": sum(r["seconds"] for r in raw.values()),
                            "checkpoints_md5": {k: v for s in spec.students
-                                               for k, v in student_files(results, spec.teacher, s, seeds).items()}}}
+                                               for k, v in generator_md5(results, spec.teacher, s, seeds).items()}}}
     text = [f"# Figure {figure.number} at embedded scale: {figure.title}", "",
             f"Scale: embedded (tiny {spec.teacher} teacher, Fashion-MNIST 16x16). The two students are "
             f"`{spec.students[0]}` ({figure.labels[0]}) and `{spec.students[1]}` ({figure.labels[1]}), each distilled "

@@ -78,10 +78,14 @@ def cells(per_seed: list[dict], metrics: tuple[Metric, ...]) -> dict:
     return out
 
 
+def beats(x: float, y: float, metric: Metric) -> bool:
+    """x is better than y in the metric's direction."""
+    return x < y if metric.better == "lower" else x > y
+
+
 def better(a: dict, b: dict, metric: Metric) -> bool:
     """a's mean is better than b's in the metric's direction."""
-    return a[metric.key]["mean"] < b[metric.key]["mean"] if metric.better == "lower" else \
-        a[metric.key]["mean"] > b[metric.key]["mean"]
+    return beats(a[metric.key]["mean"], b[metric.key]["mean"], metric)
 
 
 def separated(a: dict, b: dict, key: str) -> bool:
@@ -96,9 +100,7 @@ def separated(a: dict, b: dict, key: str) -> bool:
 def paper_better(table: Table, a: str, b: str, teacher: str, metric: Metric) -> bool | None:
     """Whether row a beat row b in the paper (None where the paper has no number)."""
     va, vb = (table.paper.get(r, {}).get(teacher, {}).get(metric.key) for r in (a, b))
-    if va is None or vb is None:
-        return None
-    return va < vb if metric.better == "lower" else va > vb
+    return None if va is None or vb is None else beats(va, vb, metric)
 
 
 def _negate(verdict: bool | None) -> bool | None:
@@ -122,13 +124,11 @@ def claim(table: Table, rows: dict, teachers: list[str], a: str, b: str, metrics
     return out
 
 
-def checkpoint_hashes(students: Path, table_params, seeds: list[int]) -> dict:
-    """MD5 (DVC's hash) of every generator weight file the table's students use."""
-    out = {}
-    for path in sorted(p for t in table_params.teachers for s in table_params.students for seed in seeds
-                       for p in (students / t / s / f"seed{seed}").glob("phase*/generator/**/*.safetensors")):
-        out[str(path)] = hashlib.md5(path.read_bytes()).hexdigest()
-    return out
+def generator_md5(results: Path, teacher: str, student: str, seeds: list[int], phase: int | None = None) -> dict:
+    """MD5 (DVC's hash) of a student's generator weight files over its seeds (one phase, or all)."""
+    pattern = f"phase{phase or '*'}/generator/**/*.safetensors"
+    return {str(p): hashlib.md5(p.read_bytes()).hexdigest() for seed in seeds
+            for p in sorted((results / "students" / teacher / student / f"seed{seed}").glob(pattern))}
 
 
 def paper_cell(table: Table, row: str, teacher: str, metric: str) -> str:
@@ -217,8 +217,8 @@ def write_table(table: Table, params, results: Path, out: Path, per_seed: Callab
             "paper": {"table": table.number, "metrics": table.paper_metrics, "values": table.paper},
             "provenance": {"git": git_revision(),
                            "seconds": sum(r["seconds"] for v in raw.values() for r in v.values()),
-                           "checkpoints_md5": checkpoint_hashes(results / "students", table_params,
-                                                                params.students.seeds)}}
+                           "checkpoints_md5": {k: v for t in table_params.teachers for s in table_params.students
+                                               for k, v in generator_md5(results, t, s, params.students.seeds).items()}}}
     write_json(out.with_suffix(".json"), data)
     write_text(out.with_suffix(".md"), markdown(data))
     sample_grid(results, table_params.teachers, sources(table_params), out.with_suffix(".png"), evaluation.group)
