@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from diffusers import ConfigMixin, ModelMixin
-from diffusers.configuration_utils import register_to_config
 from omegaconf import MISSING
 from torch import Tensor, nn
 from tqdm import trange
@@ -25,6 +23,7 @@ from tqdm import trange
 from phased_dmd import config as C
 from phased_dmd.data.fashion_mnist import load
 from phased_dmd.data.moving import moving_clips
+from phased_dmd.diffusers_api import ConfigMixin, ModelMixin, register_to_config
 from phased_dmd.io import write_json
 from phased_dmd.runs import run_main
 

@@ -11,8 +11,9 @@
 from __future__ import annotations
 
 import torch
-from diffusers import QwenImageTransformer2DModel, WanTransformer3DModel
 from torch import Tensor, nn
+
+from phased_dmd.diffusers_api import QwenImageTransformer2DModel, WanTransformer3DModel
 
 TRANSFORMER_CLASSES: dict[str, type[nn.Module]] = {
     "wan": WanTransformer3DModel,

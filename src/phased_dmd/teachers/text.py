@@ -9,9 +9,9 @@ diffusers ModelMixin, so it is saved and loaded with save_pretrained / from_pret
 from __future__ import annotations
 
 import torch
-from diffusers import ConfigMixin, ModelMixin
-from diffusers.configuration_utils import register_to_config
 from torch import Tensor, nn
+
+from phased_dmd.diffusers_api import ConfigMixin, ModelMixin, register_to_config
 
 
 class TinyTextEncoder(ModelMixin, ConfigMixin):

@@ -1,0 +1,10 @@
+"""The diffusers classes the project builds on, imported once torchvision can import (see torchvision_import)."""
+
+from phased_dmd.torchvision_import import allow_torchvision_import
+
+allow_torchvision_import()
+
+from diffusers import ConfigMixin, ModelMixin, QwenImageTransformer2DModel, WanTransformer3DModel  # noqa: E402
+from diffusers.configuration_utils import register_to_config  # noqa: E402
+
+__all__ = ["ConfigMixin", "ModelMixin", "QwenImageTransformer2DModel", "WanTransformer3DModel", "register_to_config"]
