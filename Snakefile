@@ -221,10 +221,18 @@ def evaluation_options(w):
     return shlex.join(opts + section_overrides(PARAMS.evaluation, (*TABLES, *FIGURES)))
 
 
+rule metric_weights:  # backend=paper: the weights of DINOv3, LPIPS's AlexNet, RAFT, Inception and I3D
+    output:
+        directory(PARAMS.evaluation.weights),
+    shell:
+        "{PYTHON} -m phased_dmd.metrics.pretrained {output}"
+
+
 rule evaluate:
     input:
         FASHION_MNIST,
         "results/classifier/model/config.json",
+        weights=[ancient(PARAMS.evaluation.weights)] if PARAMS.evaluation.backend == "paper" else [],
         teacher="results/teachers/{teacher}/teacher.json",
         students=lambda w: [] if w.source in ("real", "base") else
             [final_phase(w.teacher, w.source, s) for s in PARAMS.students.seeds],

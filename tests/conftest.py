@@ -64,3 +64,12 @@ def student_setup(tmp_path_factory, request):
     torch.manual_seed(0)
     tiny_teacher(teacher_info(request.module.TEACHER_KIND, list(CLASS_NAMES), 16)).save(root / "teacher")
     return root
+
+
+@pytest.fixture(scope="session")
+def metric_weights(tmp_path_factory):
+    """A weights folder with random-weight instances of the paper's metric networks, and their state dicts."""
+    from metric_weights import random_weights
+
+    folder = tmp_path_factory.mktemp("metric-weights")
+    return folder, random_weights(folder)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from phased_dmd.metrics.diversity import mean_pairwise_cosine, mean_pairwise_perceptual, perceptual_distance
+from phased_dmd.metrics.diversity import mean_pairwise_cosine, mean_pairwise_distance, perceptual_distance
 from phased_dmd.metrics.frechet import feature_frechet, frechet_distance
 
 
@@ -38,17 +38,18 @@ def test_perceptual_distance_is_lpips_formula_with_unit_weights():
     assert perceptual_distance([a], [a]).item() == pytest.approx(0.0, abs=1e-6)
 
 
-def test_mean_pairwise_perceptual_averages_every_pair_within_each_group():
+def test_mean_pairwise_distance_averages_every_pair_within_each_group():
     gen = torch.Generator().manual_seed(0)
-    layers = [torch.randn(6, 4, 3, 3, generator=gen), torch.randn(6, 8, 2, 2, generator=gen)]
-    got = mean_pairwise_perceptual(layers, group=3)
+    x = torch.randn(6, 4, 3, 3, generator=gen)
+    layers = lambda t: [t, t[..., :2, :2] ** 2]  # noqa: E731
+    distance = lambda a, b: perceptual_distance(layers(a), layers(b))  # noqa: E731
+    got = mean_pairwise_distance(distance, x, group=3)
     for g in range(2):
         pairs = [(g * 3 + i, g * 3 + j) for i in range(3) for j in range(i + 1, 3)]
-        brute = np.mean([perceptual_distance([f[[i]] for f in layers], [f[[j]] for f in layers]).item()
-                         for i, j in pairs])
+        brute = np.mean([distance(x[[i]], x[[j]]).item() for i, j in pairs])
         assert got[g].item() == pytest.approx(brute, rel=1e-5)
     with pytest.raises(ValueError, match="groups of 4"):
-        mean_pairwise_perceptual(layers, group=4)
+        mean_pairwise_distance(distance, x, group=4)
 
 
 def test_frechet_distance_of_gaussians_with_commuting_covariances():

@@ -11,42 +11,9 @@ import torch
 from phased_dmd.metrics import pretrained as P
 from phased_dmd.metrics.diversity import mean_pairwise_cosine
 from phased_dmd.metrics.motion import mean_absolute_flow
-from phased_dmd.torchvision_import import allow_torchvision_import
 
 LOADERS = {"dinov3": P.load_dinov3, "alexnet": P.load_lpips, "raft": P.load_raft, "inception": P.load_inception,
            "i3d": P.load_i3d}
-
-
-def random_weights(folder) -> dict[str, dict[str, torch.Tensor]]:
-    """Random-weight instances of the five networks saved where `weight_files` expects them; their state dicts."""
-    allow_torchvision_import()
-    import pytorch_fid.inception
-    import torchvision
-    import transformers
-    from cdfvd.third_party.i3d.pytorch_i3d import InceptionI3d
-
-    torch.manual_seed(0)
-    config = transformers.DINOv3ViTConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                                          intermediate_size=64, patch_size=4, image_size=16, num_register_tokens=0)
-    transformers.DINOv3ViTModel(config).save_pretrained(folder / "dinov3")
-    with pytest.MonkeyPatch.context() as m:  # FID's Inception, built by pytorch-fid with the download left out
-        m.setattr(pytorch_fid.inception, "load_state_dict_from_url", lambda *args, **kwargs: {})
-        m.setattr(torch.nn.Module, "load_state_dict", lambda *args, **kwargs: None)
-        inception = pytorch_fid.inception.fid_inception_v3()
-    states = {"alexnet": torchvision.models.alexnet().state_dict(), "inception": inception.state_dict(),
-              "raft": torchvision.models.optical_flow.raft_large().state_dict(),
-              "i3d": InceptionI3d(400, in_channels=3).state_dict()}
-    for name, state in states.items():
-        path = P.weight_files(folder)[name]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(state, path)
-    return states
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("weights")
-    return folder, random_weights(folder)
 
 
 def test_torchvision_imports_beside_the_cpu_torch():
@@ -58,8 +25,8 @@ def test_torchvision_imports_beside_the_cpu_torch():
     assert out.stdout.strip() == "(1, 1000)"
 
 
-def test_dinov3_features(weights, gen):
-    model = P.load_dinov3(weights[0])
+def test_dinov3_features(metric_weights, gen):
+    model = P.load_dinov3(metric_weights[0])
     images = torch.rand(6, 1, 16, 16, generator=gen) * 2 - 1
     feats = P.dinov3_features(model, images)
     assert feats.shape == (6, 32) and torch.isfinite(feats).all()
@@ -70,8 +37,8 @@ def test_dinov3_features(weights, gen):
     assert P.dinov3_features(model, images, size=32).shape == (6, 32)  # resized to what the model expects
 
 
-def test_lpips_reads_the_alexnet_file_and_is_a_distance(weights, gen):
-    folder, states = weights
+def test_lpips_reads_the_alexnet_file_and_is_a_distance(metric_weights, gen):
+    folder, states = metric_weights
     model = P.load_lpips(folder)
     torch.testing.assert_close(model.net.slice1[0].weight, states["alexnet"]["features.0.weight"])
     torch.testing.assert_close(model.state_dict()["net.slice5.10.weight"], states["alexnet"]["features.10.weight"])
@@ -82,8 +49,8 @@ def test_lpips_reads_the_alexnet_file_and_is_a_distance(weights, gen):
     torch.testing.assert_close(P.lpips_distance(model, b, a), d)
 
 
-def test_raft_reads_its_file_and_gives_flow_in_the_videos_pixels(weights, gen):
-    folder, states = weights
+def test_raft_reads_its_file_and_gives_flow_in_the_videos_pixels(metric_weights, gen):
+    folder, states = metric_weights
     model = P.load_raft(folder)
     torch.testing.assert_close(model.state_dict()["update_block.flow_head.conv2.weight"],
                                states["raft"]["update_block.flow_head.conv2.weight"])
@@ -102,8 +69,8 @@ def test_raft_flow_is_brought_back_to_the_videos_size():
     assert flow.shape == (4, 16, 16, 2) and (flow == 1.0).all()
 
 
-def test_inception_reads_its_file(weights, gen):
-    folder, states = weights
+def test_inception_reads_its_file(metric_weights, gen):
+    folder, states = metric_weights
     model = P.load_inception(folder)
     torch.testing.assert_close(model.state_dict()["blocks.3.2.branch_pool.conv.weight"],
                                states["inception"]["Mixed_7c.branch_pool.conv.weight"])
@@ -111,8 +78,8 @@ def test_inception_reads_its_file(weights, gen):
     assert feats.shape == (3, 2048) and torch.isfinite(feats).all()
 
 
-def test_i3d_reads_its_file_and_takes_short_videos(weights, gen):
-    folder, states = weights
+def test_i3d_reads_its_file_and_takes_short_videos(metric_weights, gen):
+    folder, states = metric_weights
     model = P.load_i3d(folder)
     torch.testing.assert_close(model.state_dict()["logits.conv3d.weight"], states["i3d"]["logits.conv3d.weight"])
     feats = P.i3d_features(model, torch.rand(2, 1, 5, 16, 16, generator=gen) * 2 - 1)

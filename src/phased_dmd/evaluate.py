@@ -1,14 +1,15 @@
-"""Sample one source for the tables and measure it with the embedded feature network.
+"""Sample one source for the tables and measure it.
 
 A source is the held-out data (`real`), the base teacher (`base`: its sampler, 40 Euler steps with
 CFG) or a few-step student (`student`). For every class prompt it draws `per_prompt` samples and
-measures, as in the paper's Sec. 5.1 but with the embedded backend (never the paper's networks):
-diversity within groups of `group` seeds (mean pairwise cosine of features, lower = more diverse;
-mean pairwise perceptual distance with LPIPS's formula over the network's layers, higher = more
-diverse); prompt adherence (the share of samples whose class the network names); and the Frechet
-distance of their features to the held-out data's. Videos are measured frame by frame, and their
-motion (paper Table 3) by the mean absolute optical flow and VBench's dynamic degree (OpenCV's DIS
-flow). The features behind the measures are saved too, for distances between sources (Table 6).
+measures, as in the paper's Sec. 5.1: diversity within groups of `group` seeds (mean pairwise cosine of
+features, lower = more diverse; mean pairwise perceptual distance, higher = more diverse); prompt
+adherence (the share of samples whose class the embedded feature network names); and the Frechet
+distance of their features to the held-out data's. Videos are measured frame by frame, and their motion
+(paper Table 3) by the mean absolute optical flow and VBench's dynamic degree. The networks are those of
+the backend (`backend=embedded`: the pipeline's feature network and OpenCV flow; `backend=paper`:
+DINOv3, LPIPS, Inception, RAFT and I3D from `weights`). The features behind the measures are saved too,
+for distances between sources (Table 6).
 
     python -m phased_dmd.evaluate source=student teacher=results/teachers/wan2.1 \
         student=results/students/wan2.1/phased/seed0 classifier=results/classifier/model \
@@ -29,23 +30,17 @@ from torch import Tensor
 from phased_dmd.distill import plan_phases
 from phased_dmd.evaluation_config import EvaluationRunConfig
 from phased_dmd.io import atomic_write, write_json
+from phased_dmd.metrics.backends import EmbeddedBackend, PaperBackend, backend
 from phased_dmd.metrics.classifier import FeatureNet
-from phased_dmd.metrics.diversity import mean_pairwise_cosine, mean_pairwise_perceptual
+from phased_dmd.metrics.diversity import mean_pairwise_cosine, mean_pairwise_distance
 from phased_dmd.metrics.frechet import feature_frechet
-from phased_dmd.metrics.motion import is_dynamic, mean_absolute_flow, motion_statistics, optical_flow
+from phased_dmd.metrics.motion import is_dynamic, mean_absolute_flow, motion_statistics
 from phased_dmd.metrics.recognition import recognition
 from phased_dmd.runs import run_main
 from phased_dmd.student import load_student, sample_student
 from phased_dmd.teachers.data import every_item, load_items, prompt_conditions
 from phased_dmd.teachers.flow_model import Condition, FlowModel, load_teacher
 from phased_dmd.teachers.train import sample
-
-BACKEND = {"name": "embedded", "features": "the embedded feature network (a Fashion-MNIST CNN the pipeline "
-           "trains; pooled last-layer features)", "perceptual": "LPIPS's formula with unit weights over the "
-           "same network's three layers", "adherence": "its accuracy at naming the prompt's class",
-           "frechet": "Frechet distance of its features to held-out data",
-           "flow": "OpenCV DIS optical flow (not RAFT): mean magnitude over pixels and frame pairs, in pixels",
-           "dynamic": "VBench's dynamic degree rule applied to the same DIS flow (not RAFT)"}
 
 
 def frames(x: Tensor) -> list[Tensor]:
@@ -54,31 +49,30 @@ def frames(x: Tensor) -> list[Tensor]:
 
 
 @torch.no_grad()
-def measure(net: FeatureNet, samples: Tensor, prompt_ids: Tensor, prompts: list[str], group: int,
-            reference: Tensor) -> tuple[dict, dict[str, Tensor]]:
+def measure(metrics: EmbeddedBackend | PaperBackend, net: FeatureNet, samples: Tensor, prompt_ids: Tensor,
+            prompts: list[str], group: int, reference: Tensor) -> tuple[dict, dict[str, Tensor]]:
     """The table metrics of samples whose consecutive groups of `group` share a prompt, and the features
-    behind them: per frame (N, F, D) and, for videos, per frame pair (N, F-1, 2: mean and top-5% flow)."""
-    def groups(t: Tensor) -> Tensor:
-        return t.view(-1, group, *t.shape[1:])
-
+    behind them: Frechet features per frame (N, F, D); for videos, per frame pair (N, F-1, 2: mean and top-5%
+    flow) and, where the backend has them, per video (N, D')."""
     cosine, perceptual, feats = [], [], []
     for frame in frames(samples):
-        layers = net.layers(frame)
-        f = layers[-1].mean(dim=(2, 3))
-        feats.append(f)
-        cosine.append(mean_pairwise_cosine(groups(f)).mean())
-        perceptual.append(mean_pairwise_perceptual(layers, group).mean())
-    ref = torch.stack([net.features(f) for f in frames(reference)]).mean(dim=0)
-    metrics = {"cosine": float(torch.stack(cosine).mean()), "perceptual": float(torch.stack(perceptual).mean()),
-               "adherence": recognition(net, samples, prompt_ids, prompts)["accuracy"],
-               "frechet": feature_frechet(torch.stack(feats).mean(dim=0).numpy(), ref.numpy())}
+        cosine.append(mean_pairwise_cosine(metrics.features(frame).unflatten(0, (-1, group))).mean())
+        perceptual.append(mean_pairwise_distance(metrics.perceptual, frame, group).mean())
+        feats.append(metrics.frechet_features(frame))
+    ref = torch.stack([metrics.frechet_features(f) for f in frames(reference)]).mean(dim=0)
+    result = {"cosine": float(torch.stack(cosine).mean()), "perceptual": float(torch.stack(perceptual).mean()),
+              "adherence": recognition(net, samples, prompt_ids, prompts)["accuracy"],
+              "frechet": feature_frechet(torch.stack(feats).mean(dim=0).numpy(), ref.numpy())}
     features = {"frames": torch.stack(feats, dim=1)}
     if samples.ndim == 5:
-        flows = [optical_flow(video[0].float().numpy()) for video in samples]
-        metrics["flow"] = float(np.mean([mean_absolute_flow(f) for f in flows]))
-        metrics["dynamic"] = float(np.mean([is_dynamic(f) for f in flows]))
+        flows = [metrics.flow(video) for video in samples]
+        result["flow"] = float(np.mean([mean_absolute_flow(f) for f in flows]))
+        result["dynamic"] = float(np.mean([is_dynamic(f) for f in flows]))
         features["motion"] = torch.from_numpy(np.stack([motion_statistics(f) for f in flows])).float()
-    return metrics, features
+        video = metrics.video_features(samples)
+        if video is not None:
+            features["video"] = video
+    return result, features
 
 
 def draw(cfg: EvaluationRunConfig, teacher: FlowModel, real: Tensor, cond: Condition, seed: int,
@@ -97,6 +91,7 @@ def run(cfg: EvaluationRunConfig) -> None:
     start, out = time.time(), Path(cfg.out_dir)
     teacher = load_teacher(Path(cfg.teacher)).requires_grad_(False)
     net = FeatureNet.from_pretrained(cfg.classifier).eval()
+    metrics = backend(cfg.backend, net, Path(cfg.weights))
     items, labels = load_items(teacher.info, Path(cfg.data_dir), "test")
     reference = every_item(teacher.info, items, labels, torch.Generator().manual_seed(cfg.sample_seed))
     per_seed, tensors, features = {}, {}, {}
@@ -104,7 +99,7 @@ def run(cfg: EvaluationRunConfig) -> None:
         gen = torch.Generator().manual_seed(cfg.sample_seed + seed)
         real, cond = prompt_conditions(teacher.info, items, labels, cfg.per_prompt, gen)
         samples = draw(cfg, teacher, real, cond, seed, gen)
-        per_seed[seed], feats = measure(net, samples, cond.prompt_ids, teacher.info.prompts, cfg.group, reference)
+        per_seed[seed], feats = measure(metrics, net, samples, cond.prompt_ids, teacher.info.prompts, cfg.group, reference)
         tensors[f"seed{seed}"] = samples.to(torch.float16).contiguous()
         features.update({f"seed{seed}/{name}": t.contiguous() for name, t in feats.items()})
         print(f"{cfg.source} of {teacher.info.kind}, seed {seed}: " + ", ".join(
@@ -113,7 +108,7 @@ def run(cfg: EvaluationRunConfig) -> None:
     atomic_write(out / "samples.safetensors", lambda tmp: save_file(tensors, str(tmp)))
     atomic_write(out / "features.safetensors", lambda tmp: save_file(features, str(tmp)))
     write_json(out / "metrics.json", {"seeds": per_seed, "source": cfg.source, "kind": teacher.info.kind,
-                                      "samples_per_seed": len(cond), "group": cfg.group, "backend": BACKEND,
+                                      "samples_per_seed": len(cond), "group": cfg.group, "backend": metrics.description,
                                       "seconds": time.time() - start})
     print(f"evaluated {cfg.source} of {teacher.info.kind} over seeds {cfg.seeds} in {time.time() - start:.0f} s; "
           f"metrics and samples in {out}/")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from omegaconf import MISSING
 
 from phased_dmd import config as C
-from phased_dmd.choices import TEACHER_KINDS
+from phased_dmd.choices import METRIC_BACKENDS, TEACHER_KINDS
 from phased_dmd.distill_config import DistillConfig
 from phased_dmd.teachers.kinds import KINDS
 
@@ -51,6 +51,8 @@ class EvaluationParams:
     teacher_steps: int = MISSING  # the base teacher's sampler: Euler steps, each with CFG
     teacher_cfg_scale: float = MISSING
     sample_seed: int = MISSING  # sampling noise of distillation seed s: sample_seed + s
+    backend: str = MISSING  # embedded | paper (DINOv3, LPIPS, RAFT, FID's Inception, I3D)
+    weights: str = MISSING  # backend=paper: the networks' weights folder (`snakemake metric_weights` fills it)
     table2: TableParams = field(default_factory=TableParams)  # diversity, text-to-image (paper Table 2)
     table3: TableParams = field(default_factory=TableParams)  # motion, text- and image-to-video (Table 3)
     table6: TableParams = field(default_factory=TableParams)  # motion, distances to the base teacher (Table 6)
@@ -65,6 +67,7 @@ class EvaluationParams:
         return {name: getattr(self, name) for name in TABLES}
 
     def check(self):
+        yield from C.choice("backend", self.backend, METRIC_BACKENDS)
         for key in ("per_prompt", "teacher_steps", "teacher_cfg_scale"):
             yield from C.positive(key, getattr(self, key))
         if self.group < 2 or self.per_prompt % self.group:
@@ -93,10 +96,15 @@ class EvaluationRunConfig:
     teacher_steps: int = 40
     teacher_cfg_scale: float = 4.0
     sample_seed: int = 1000
+    backend: str = "embedded"  # embedded | paper
+    weights: str = ""  # backend=paper: the weights folder (metrics/pretrained.py)
     distill: DistillConfig = field(default_factory=DistillConfig)  # the student's settings (steps, phases)
 
     def check(self):
         yield from C.choice("source", self.source, SOURCES)
+        yield from C.choice("backend", self.backend, METRIC_BACKENDS)
+        if self.backend == "paper" and not self.weights:
+            yield "weights", "the metric networks' weights folder when backend=paper", self.weights
         yield from C.non_empty_unique("seeds", self.seeds)
         if self.source == "student" and not self.student:
             yield "student", "the student's folder when source=student", self.student

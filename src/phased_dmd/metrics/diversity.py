@@ -32,16 +32,18 @@ def perceptual_distance(layers_a: list[Tensor], layers_b: list[Tensor], eps: flo
     return total
 
 
-def mean_pairwise_perceptual(layers: list[Tensor], group: int) -> Tensor:
-    """Mean perceptual distance over the distinct pairs of each group of `group` consecutive samples.
-
-    layers: the feature maps of G * group samples, (G * group, C, H, W) per layer -> (G,)."""
-    n = layers[0].shape[0]
+def group_pairs(n: int, group: int) -> tuple[Tensor, Tensor]:
+    """Indices (first, second) of the distinct pairs within each group of `group` consecutive samples of n,
+    group by group: G * group (group - 1) / 2 pairs."""
     if n % group:
         raise ValueError(f"{n} samples do not split into groups of {group}")
     i, j = torch.triu_indices(group, group, offset=1)
-    groups = n // group
-    first = (torch.arange(groups)[:, None] * group + i).reshape(-1)
-    second = (torch.arange(groups)[:, None] * group + j).reshape(-1)
-    d = perceptual_distance([f[first] for f in layers], [f[second] for f in layers])
-    return d.view(groups, -1).mean(dim=1)
+    starts = torch.arange(n // group)[:, None] * group
+    return (starts + i).reshape(-1), (starts + j).reshape(-1)
+
+
+def mean_pairwise_distance(distance, samples: Tensor, group: int) -> Tensor:
+    """Mean of distance(a, b) -> (P,) over the distinct pairs of each group of `group` consecutive samples:
+    samples (G * group, ...) -> (G,)."""
+    first, second = group_pairs(len(samples), group)
+    return distance(samples[first], samples[second]).view(len(samples) // group, -1).mean(dim=1)

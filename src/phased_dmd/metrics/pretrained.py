@@ -1,5 +1,7 @@
 """The paper's metric networks (paper scale), loaded from one local weights folder, and what each measures.
 
+    python -m phased_dmd.metrics.pretrained results/metric-weights    # fetch them (needs the hub)
+
 - DINOv3 (transformers): pooled image features; their mean pairwise cosine is Table 2's diversity.
 - LPIPS (lpips, AlexNet): Table 2's perceptual distance.
 - RAFT (torchvision, trained on FlyingChairs + FlyingThings like VBench's `raft-things`): optical flow
@@ -20,8 +22,10 @@ that names it and says how to get it.
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -201,3 +205,17 @@ def i3d_features(model: nn.Module, videos: Tensor, min_frames: int = 10, size: i
     if frames < min_frames:
         x = x.repeat_interleave(math.ceil(min_frames / frames), dim=2)
     return model(x)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Fetch the paper's metric networks into a weights folder "
+                                     "(DINOv3 is gated on the hub: accept its licence and log in first).")
+    parser.add_argument("folder", type=Path, help="the weights folder (params.yaml evaluation.weights)")
+    folder = parser.parse_args(argv).folder
+    fetch_weights(folder)
+    print(f"metric weights in {folder}/: " + ", ".join(str(p.relative_to(folder)) for p in weight_files(folder).values()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

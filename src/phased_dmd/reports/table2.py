@@ -50,8 +50,9 @@ def markdown(data: dict) -> str:
         f"{cfg['seeds']} (n per cell as in the JSON; the base teacher: its sampling noise with the same seeds; "
         "held-out data: one draw), then the paper's number in parentheses. Backend: "
         f"{data['backend']['features']}; perceptual distance: {data['backend']['perceptual']}; adherence: "
-        f"{data['backend']['adherence']}. These are not DINOv3 or LPIPS: the paper's numbers are beside ours "
-        "for the direction of effects, not their size. Regenerate: `snakemake reports/table2.md --cores 2`.",
+        f"{data['backend']['adherence']}. " + ("These are not DINOv3 or LPIPS: " if data["backend"]["name"] ==
+                                               "embedded" else "") + "the paper's numbers are beside ours for the "
+        "direction of effects, not their size. Regenerate: `snakemake reports/table2.md --cores 2`.",
         ""]
     lines += metric_sections(TABLE, data) + claim_lines(data["claim_details"], CLAIMS)
     lines += ["![8 seeds of two prompts per method and teacher](table2.png)", "", provenance_line(data), ""]

@@ -35,10 +35,14 @@ CLAIMS = {"phased_keeps_more_motion_than_sgts":
 
 
 def distances(mine: dict, theirs: dict) -> dict:
-    """The Frechet distances standing in for FID (frame features) and FVD (video features) between two sets of
-    features {"frames": (N, F, D), "motion": (N, F-1, 2)}."""
+    """FID's and FVD's Frechet distances between two sets of features {"frames": (N, F, D), "motion": (N, F-1, 2),
+    "video": (N, D') where the backend has video features}: of frame features (FID) and of video features (FVD;
+    the embedded backend's: frame features averaged over frames, then the motion statistics)."""
+    def videos(f: dict):
+        return f["video"] if "video" in f else video_features(f["frames"], f["motion"])
+
     fid = feature_frechet(*(f["frames"].reshape(-1, f["frames"].shape[-1]) for f in (mine, theirs)))
-    fvd = feature_frechet(*(video_features(f["frames"], f["motion"]) for f in (mine, theirs)))
+    fvd = feature_frechet(videos(mine), videos(theirs))
     return {"fid": max(fid, 0.0), "fvd": max(fvd, 0.0)}
 
 
@@ -48,7 +52,8 @@ def per_seed(results: Path):
     def features(teacher: str, source: str) -> dict:
         tensors = load_file(str(results / "evaluation" / teacher / source / "features.safetensors"))
         seeds = {name.split("/")[0] for name in tensors}
-        return {s[len("seed"):]: {k: tensors[f"{s}/{k}"].numpy() for k in ("frames", "motion")} for s in seeds}
+        return {s[len("seed"):]: {k.split("/")[1]: v.numpy() for k, v in tensors.items() if k.startswith(f"{s}/")}
+                for s in seeds}
 
     def measure(raw: dict) -> dict:
         base = {t: features(t, "base") for t in raw["base"]}
@@ -77,9 +82,8 @@ def claims(rows: dict, teachers: list[str]) -> dict:
 def markdown(data: dict) -> str:
     lines = [f"# Table 6 at embedded scale: {TABLE.title}", "",
              scale_text(data) + " FID and FVD's roles: the Frechet distance to the base teacher's samples of the "
-             "same seed (same prompts and noise), of the embedded network's features per frame (for FID) and per "
-             "video (features averaged over frames, then the mean and top-5% flow of each frame pair, for FVD); "
-             "not Inception or I3D. Regenerate: `snakemake reports/table6.md --cores 2`.", ""]
+             f"same seed (same prompts and noise), of {data['backend']['fid']} (for FID) and of "
+             f"{data['backend']['fvd']} (for FVD). Regenerate: `snakemake reports/table6.md --cores 2`.", ""]
     lines += metric_sections(TABLE, data) + claim_lines(data["claim_details"], CLAIMS)
     lines += ["![the frames of one video of two prompts per method](table6.png)", "", provenance_line(data), ""]
     return "\n".join(lines)
