@@ -88,26 +88,48 @@ rule fashion_mnist:
         "{PYTHON} -m phased_dmd.data.fashion_mnist --dest data/fashion-mnist {params.source}"
 
 
-# ---- Teachers: trained at embedded scale (downloaded at paper scale: to come)
+# ---- Teachers: trained at embedded scale, fetched from the hub at paper scale (params.yaml teachers.scale)
 
 
-rule teacher:
-    input:
-        FASHION_MNIST,
-    output:
-        spec="results/teachers/{teacher}/teacher.json",
-        training="results/teachers/{teacher}/training.json",
-        grid="reports/teacher_{teacher}.png",
-    params:
-        run=run("phased_dmd.teachers.train", "results/teachers/{teacher}/submitit"),
-        overrides=shlex.join(section_overrides(PARAMS.teachers, ("names",))),
-    log:
-        "results/teachers/{teacher}/train.log",
-    threads: 1
-    shell:
-        "OMP_NUM_THREADS=1 {params.run} {params.overrides} kind={wildcards.teacher} "
-        "resolution={PARAMS.data.resolution} out_dir=results/teachers/{wildcards.teacher} "
-        "data_dir=data/fashion-mnist grid={output.grid} > {log} 2>&1"
+def hub_overrides(w):
+    """The paper-scale teacher run's source and prompts, quoted for Hydra (prompts may hold commas)."""
+    prompts = ",".join("'" + p.replace("\\", "\\\\").replace("'", "\\'") + "'" for p in PARAMS.teachers.prompts)
+    return shlex.join([f"source={PARAMS.teachers.sources.get(w.teacher, '')}", f"prompts=[{prompts}]"])
+
+
+if PARAMS.teachers.scale == "paper":
+
+    rule teacher:  # the paper's pipeline from the hub (or a local copy), its prompts encoded: teachers/hub.py
+        output:
+            spec="results/teachers/{teacher}/teacher.json",
+        params:
+            run=run("phased_dmd.teachers.hub", "results/teachers/{teacher}/submitit"),
+            overrides=hub_overrides,
+        log:
+            "results/teachers/{teacher}/fetch.log",
+        shell:
+            "{params.run} kind={wildcards.teacher} out_dir=results/teachers/{wildcards.teacher} {params.overrides} "
+            "> {log} 2>&1"
+
+else:
+
+    rule teacher:
+        input:
+            FASHION_MNIST,
+        output:
+            spec="results/teachers/{teacher}/teacher.json",
+            training="results/teachers/{teacher}/training.json",
+            grid="reports/teacher_{teacher}.png",
+        params:
+            run=run("phased_dmd.teachers.train", "results/teachers/{teacher}/submitit"),
+            overrides=shlex.join(section_overrides(PARAMS.teachers, ("names", "scale", "sources", "prompts"))),
+        log:
+            "results/teachers/{teacher}/train.log",
+        threads: 1
+        shell:
+            "OMP_NUM_THREADS=1 {params.run} {params.overrides} kind={wildcards.teacher} "
+            "resolution={PARAMS.data.resolution} out_dir=results/teachers/{wildcards.teacher} "
+            "data_dir=data/fashion-mnist grid={output.grid} > {log} 2>&1"
 
 
 # ---- The embedded feature network (a Fashion-MNIST classifier) and the teachers' prompt adherence

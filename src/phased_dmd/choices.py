@@ -10,3 +10,4 @@ TEACHER_KINDS: tuple[str, ...] = tuple(KINDS)  # embedded teachers: teachers/kin
 INTERVALS: tuple[str, ...] = ("nested", "disjoint")  # re-noise t in (s_p, 1) | (s_p, s_{p-1})
 SCHEDULES: tuple[str, ...] = ("progressive", "joint")  # paper: phase by phase | LightX2V: phases alternate
 METRIC_BACKENDS: tuple[str, ...] = ("embedded", "paper")  # feature network + OpenCV | DINOv3, LPIPS, RAFT, FID, FVD
+SCALES: tuple[str, ...] = ("embedded", "paper")  # tiny teachers trained here | the paper's from the hub

@@ -4,7 +4,15 @@ from phased_dmd.torchvision_import import allow_torchvision_import
 
 allow_torchvision_import()
 
-from diffusers import ConfigMixin, ModelMixin, QwenImageTransformer2DModel, WanTransformer3DModel  # noqa: E402
+from diffusers import (  # noqa: E402
+    AutoencoderKLWan,
+    ConfigMixin,
+    DiffusionPipeline,
+    ModelMixin,
+    QwenImageTransformer2DModel,
+    WanTransformer3DModel,
+)
 from diffusers.configuration_utils import register_to_config  # noqa: E402
 
-__all__ = ["ConfigMixin", "ModelMixin", "QwenImageTransformer2DModel", "WanTransformer3DModel", "register_to_config"]
+__all__ = ["AutoencoderKLWan", "ConfigMixin", "DiffusionPipeline", "ModelMixin", "QwenImageTransformer2DModel",
+           "WanTransformer3DModel", "register_to_config"]

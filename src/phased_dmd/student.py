@@ -26,7 +26,7 @@ from phased_dmd.distill_config import DistillConfig
 from phased_dmd.grids import Phase
 from phased_dmd.runs import run_main
 from phased_dmd.student_config import StudentRunConfig
-from phased_dmd.teachers.data import load_items, training_batches
+from phased_dmd.teachers.data import load_items, prompt_batches, training_batches
 from phased_dmd.teachers.flow_model import Condition, FlowModel, load_teacher
 
 
@@ -104,8 +104,10 @@ def run(cfg: StudentRunConfig) -> None:
         experts=[*load_student(out, trained[0]), *(trainable(phase_generator(teacher, phases[p])) for p in trained)],
         fakes=[trainable(copy.deepcopy(teacher)) for _ in trained],
         floors={p: phase_floor(teacher, phases[p]) for p in trained})
-    items, labels = load_items(teacher.info, Path(cfg.data_dir), "train")
-    batches = training_batches(teacher.info, items, labels)
+    if teacher.info.hub:  # a paper-scale teacher: data-free, prompts only
+        batches = prompt_batches(teacher.info)
+    else:
+        batches = training_batches(teacher.info, *load_items(teacher.info, Path(cfg.data_dir), "train"))
 
     def sample_batch(n: int, gen: torch.Generator) -> tuple[torch.Tensor, Condition]:
         x0, cond = batches(n, gen)

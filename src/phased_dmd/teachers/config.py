@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from omegaconf import MISSING
 
 from phased_dmd import config as C
-from phased_dmd.choices import CFG_FORMS, TEACHER_KINDS
+from phased_dmd.choices import CFG_FORMS, SCALES, TEACHER_KINDS
+from phased_dmd.teachers.kinds import PAPER_SCALE_KINDS
 
 
 @dataclass
@@ -59,13 +60,23 @@ class TeacherSampleConfig:
 
 @dataclass
 class TeachersParams:
-    """params.yaml, section `teachers`: which embedded teachers to train, and how."""
+    """params.yaml, section `teachers`: which teachers; embedded scale: how they are trained; paper scale: where
+    they come from and the prompts encoded for them (teachers/hub.py)."""
 
     names: list[str] = MISSING
     train: TeacherTrainConfig = field(default_factory=TeacherTrainConfig)
+    scale: str = "embedded"  # embedded: train tiny teachers | paper: fetch the paper's from the hub
+    sources: dict[str, str] = field(default_factory=dict)  # paper scale: kind -> hub id or local pipeline folder
+    prompts: list[str] = field(default_factory=list)  # paper scale: the prompts the students are distilled on
 
     def check(self):
         yield from C.choices("names", self.names, TEACHER_KINDS)
+        yield from C.choice("scale", self.scale, SCALES)
+        if self.scale == "paper":
+            yield from C.choices("names", self.names, PAPER_SCALE_KINDS)
+            yield from C.non_empty_unique("prompts", self.prompts)
+        for kind in self.sources:
+            yield from C.choice(f"sources.{kind}", kind, TEACHER_KINDS)
 
 
 @dataclass

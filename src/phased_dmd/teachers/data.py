@@ -39,6 +39,11 @@ def training_batches(info: TeacherInfo, items: Tensor, labels: Tensor) -> Batche
     return lambda n, gen: _samples(info, items, labels, torch.randint(len(items), (n,), generator=gen), gen)
 
 
+def prompt_batches(info: TeacherInfo) -> Batches:
+    """Paper scale, where distillation sees no data: random prompts, with an empty x_0 of the latents' shape."""
+    return lambda n, gen: (torch.empty(n, *info.shape), Condition(torch.randint(len(info.prompts), (n,), generator=gen)))
+
+
 def prompt_conditions(info: TeacherInfo, items: Tensor, labels: Tensor, per_prompt: int,
                       gen: torch.Generator) -> tuple[Tensor, Condition]:
     """`per_prompt` real samples of every prompt in order (from held-out items) and their conditions."""

@@ -40,12 +40,14 @@ class TeacherInfo:
     item: int = 0  # videos: pixels of the moving item on the canvas
     boundary: float | None = None  # Wan2.2: high-noise expert for t >= boundary
     shift: float = 1.0  # timestep shift its sampler uses
+    width: int | None = None  # None: square (resolution x resolution)
+    hub: str = ""  # paper scale: the diffusers pipeline folder its transformers are read from (teachers/hub.py)
 
     @property
     def shape(self) -> tuple[int, ...]:
-        """One sample's shape: (C, H, W) for images, (C, F, H, W) for videos."""
-        r = self.resolution
-        return (self.channels, r, r) if self.task == "t2i" else (self.channels, self.frames, r, r)
+        """One sample's shape: (C, H, W) for images, (C, F, H, W) for videos (latents at paper scale)."""
+        h, w = self.resolution, self.width or self.resolution
+        return (self.channels, h, w) if self.task == "t2i" else (self.channels, self.frames, h, w)
 
 
 @dataclass
@@ -118,7 +120,8 @@ class FlowModel(nn.Module):
 
 
 def load_teacher(folder: Path) -> FlowModel:
-    """Load a model saved by `FlowModel.save` with diffusers' from_pretrained (safetensors, no remote code)."""
+    """Load a model saved by `FlowModel.save`, or a paper-scale teacher written by teachers/hub.py (its
+    transformers read from the pipeline folder), with diffusers' from_pretrained (safetensors, no remote code)."""
     folder = Path(folder)
     spec = folder / "teacher.json"
     if not spec.is_file():
@@ -127,8 +130,8 @@ def load_teacher(folder: Path) -> FlowModel:
     info = TeacherInfo(**json.loads(spec.read_text()))
     if info.kind not in TEACHER_KINDS:
         raise ValueError(f"{spec}: unknown teacher kind {info.kind!r}; expected one of {TEACHER_KINDS}")
-    cls = TRANSFORMER_CLASSES[info.architecture]
-    experts = [cls.from_pretrained(folder / name) for name in EXPERT_FOLDERS[: 1 if info.boundary is None else 2]]
+    cls, root = TRANSFORMER_CLASSES[info.architecture], Path(info.hub) if info.hub else folder
+    experts = [cls.from_pretrained(root / name) for name in EXPERT_FOLDERS[: 1 if info.boundary is None else 2]]
     return FlowModel(info, experts, TinyTextEncoder.from_pretrained(folder / "text_encoder")).eval()
 
 

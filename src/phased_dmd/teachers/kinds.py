@@ -11,6 +11,7 @@ class TeacherKind:
     task: str  # t2i (one frame) | t2v | i2v (conditioned on the first frame)
     boundary: float | None  # Wan2.2 MoE: the high-noise expert serves t >= boundary; None: one expert
     paper_model: str  # the hub model of the paper this one stands in for
+    paper_pipeline: str | None = None  # its diffusers pipeline, where the paper-scale loader supports it
 
     @property
     def num_experts(self) -> int:
@@ -22,9 +23,10 @@ class TeacherKind:
 
 
 KINDS: dict[str, TeacherKind] = {
-    "wan2.1": TeacherKind("wan", "t2i", None, "Wan-AI/Wan2.1-T2V-14B-Diffusers"),
-    "wan2.2": TeacherKind("wan", "t2i", 0.875, "Wan-AI/Wan2.2-T2V-A14B-Diffusers"),
-    "qwen-image": TeacherKind("qwen-image", "t2i", None, "Qwen/Qwen-Image"),
-    "wan2.2-t2v": TeacherKind("wan", "t2v", 0.875, "Wan-AI/Wan2.2-T2V-A14B-Diffusers"),
-    "wan2.2-i2v": TeacherKind("wan", "i2v", 0.9, "Wan-AI/Wan2.2-I2V-A14B-Diffusers"),
+    "wan2.1": TeacherKind("wan", "t2i", None, "Wan-AI/Wan2.1-T2V-14B-Diffusers", "WanPipeline"),
+    "wan2.2": TeacherKind("wan", "t2i", 0.875, "Wan-AI/Wan2.2-T2V-A14B-Diffusers", "WanPipeline"),
+    "qwen-image": TeacherKind("qwen-image", "t2i", None, "Qwen/Qwen-Image"),  # paper scale: to come
+    "wan2.2-t2v": TeacherKind("wan", "t2v", 0.875, "Wan-AI/Wan2.2-T2V-A14B-Diffusers", "WanPipeline"),
+    "wan2.2-i2v": TeacherKind("wan", "i2v", 0.9, "Wan-AI/Wan2.2-I2V-A14B-Diffusers"),  # paper scale: to come
 }
+PAPER_SCALE_KINDS: tuple[str, ...] = tuple(k for k, v in KINDS.items() if v.paper_pipeline)  # teachers/hub.py

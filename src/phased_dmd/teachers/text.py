@@ -3,7 +3,8 @@
 It stands in for UMT5 (Wan) or Qwen2.5-VL (Qwen-Image): prompt i (a Fashion-MNIST class name) maps
 to `tokens` learned vectors of size `dim`; the extra last index is the empty prompt, used for
 condition dropout in training and as the unconditional branch of classifier-free guidance. A
-diffusers ModelMixin, so it is saved and loaded with save_pretrained / from_pretrained.
+diffusers ModelMixin, so it is saved and loaded with save_pretrained / from_pretrained. At paper scale
+the same table holds the pipeline's UMT5 embeddings of a fixed prompt list (teachers/hub.py).
 """
 
 from __future__ import annotations

@@ -1,0 +1,154 @@
+"""Paper-scale teachers from the hub: Wan2.1-T2V-14B and Wan2.2-T2V-A14B in diffusers' pipeline layout.
+
+The teacher rule at paper scale (params.yaml `teachers.scale: paper`) runs this instead of training:
+
+    python -m phased_dmd.teachers.hub kind=wan2.2-t2v source=Wan-AI/Wan2.2-T2V-A14B-Diffusers \
+        out_dir=results/teachers/wan2.2-t2v 'prompts=[a cat surfing a wave, ...]'
+
+`source` is a hub id (downloaded with huggingface_hub, which honours HF_HUB_OFFLINE and its cache) or a
+local folder in the same layout (model_index.json, transformer/, transformer_2/ for Wan2.2, vae/,
+text_encoder/, tokenizer/, scheduler/). The pipeline's own `encode_prompt` (UMT5) encodes the prompts
+and the negative prompt once; the table of their embeddings is saved as the teacher's text encoder, so
+distillation never loads UMT5. The transformers are read from the pipeline folder, the boundary from
+the pipeline's `boundary_ratio` (Wan2.2: `transformer` serves t >= boundary, `transformer_2` below) and
+the timestep shift from its scheduler. The teacher works in the VAE's latent space; `decode` turns
+latents into videos in [-1, 1] as WanPipeline does.
+
+Not yet: Qwen-Image (its text embeddings carry a mask of varying length) and Wan2.2-I2V (its latent
+first-frame condition), which stop with an error saying so.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from omegaconf import MISSING
+from torch import Tensor
+
+from phased_dmd import config as C
+from phased_dmd.choices import TEACHER_KINDS
+from phased_dmd.diffusers_api import AutoencoderKLWan, DiffusionPipeline
+from phased_dmd.io import write_json
+from phased_dmd.runs import run_main
+from phased_dmd.teachers.flow_model import TeacherInfo
+from phased_dmd.teachers.kinds import KINDS, PAPER_SCALE_KINDS
+from phased_dmd.teachers.text import TinyTextEncoder
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass
+class HubTeacherConfig:
+    """Fetch one paper-scale teacher and encode its prompts (configs/hub_teacher.yaml + overrides)."""
+
+    kind: str = MISSING  # wan2.1 | wan2.2 | wan2.2-t2v
+    source: str = ""  # hub id or local folder; empty: the paper's model for the kind (teachers/kinds.py)
+    out_dir: str = MISSING  # writes teacher.json and text_encoder/ (the encoded prompts)
+    prompts: list[str] = field(default_factory=list)
+    negative_prompt: str = ""  # the unconditional branch of CFG
+    height: int = 480  # pixels of the generated video (the paper's Wan resolution 832 x 480)
+    width: int = 832
+    num_frames: int = 81  # 4k + 1
+    max_sequence_length: int = 512  # text tokens, as WanPipeline
+    dtype: str = "bfloat16"  # of the transformers and the text table
+
+    def check(self):
+        yield from C.choice("kind", self.kind, TEACHER_KINDS)
+        if self.kind in TEACHER_KINDS and self.kind not in PAPER_SCALE_KINDS:
+            yield "kind", f"a kind with a paper-scale loader {list(PAPER_SCALE_KINDS)} (Qwen-Image, I2V: to come)", self.kind
+        yield from C.non_empty_unique("prompts", self.prompts)
+        yield from C.choice("dtype", self.dtype, tuple(DTYPES))
+        if (self.num_frames - 1) % 4:
+            yield "num_frames", "4k + 1 frames (Wan's VAE compresses time by 4)", self.num_frames
+
+
+def pipeline_folder(source: str, out_dir: Path) -> Path:
+    """The pipeline's folder: `source` itself when it is a local folder, else its hub download."""
+    if Path(source).is_dir():
+        folder = Path(source)
+    else:
+        from huggingface_hub import snapshot_download
+
+        folder = Path(snapshot_download(source, local_dir=str(out_dir / "hub")))
+    if not (folder / "model_index.json").is_file():
+        raise FileNotFoundError(f"{folder}/model_index.json not found: a teacher source is a diffusers pipeline "
+                                "(a hub id such as Wan-AI/Wan2.1-T2V-14B-Diffusers, or a folder in that layout)")
+    return folder
+
+
+def load_pipeline(folder: Path, dtype: torch.dtype):
+    """The diffusers pipeline saved in `folder` (local files only; no remote code)."""
+    return DiffusionPipeline.from_pretrained(str(folder), torch_dtype=dtype, local_files_only=True)
+
+
+def scheduler_shift(scheduler) -> float:
+    """The timestep shift of a flow scheduler: UniPC's flow_shift (Wan's checkpoints) or FlowMatchEuler's shift."""
+    cfg = scheduler.config
+    return float(cfg.get("flow_shift") or cfg.get("shift") or 1.0)
+
+
+@torch.no_grad()
+def prompt_table(pipe, prompts: list[str], negative_prompt: str, max_sequence_length: int) -> TinyTextEncoder:
+    """The pipeline's text embeddings of every prompt, then the negative prompt (the last, 'empty' index)."""
+    embeds, negative = pipe.encode_prompt(prompts, negative_prompt=[negative_prompt] * len(prompts),
+                                          do_classifier_free_guidance=True, max_sequence_length=max_sequence_length)
+    table = torch.cat([embeds, negative[:1]])
+    text = TinyTextEncoder(len(prompts), table.shape[1], table.shape[2]).to(table.dtype)
+    text.embed.weight.data.copy_(table.flatten(1))
+    return text.requires_grad_(False)
+
+
+def fetch_teacher(cfg: HubTeacherConfig) -> TeacherInfo:
+    """Fetch the pipeline, encode the prompts, write teacher.json and text_encoder/ into out_dir."""
+    out = Path(cfg.out_dir)
+    folder = pipeline_folder(cfg.source or KINDS[cfg.kind].paper_model, out)
+    index = json.loads((folder / "model_index.json").read_text())
+    expected = KINDS[cfg.kind].paper_pipeline
+    if index.get("_class_name") != expected:
+        raise ValueError(f"{folder}/model_index.json: a {index.get('_class_name')}, expected {expected} for {cfg.kind}")
+    pipe = load_pipeline(folder, DTYPES[cfg.dtype])
+    two_experts = index.get("transformer_2", [None])[0] is not None
+    if two_experts != (KINDS[cfg.kind].boundary is not None):
+        raise ValueError(f"{folder}: {'two' if two_experts else 'one'} transformer(s), but {cfg.kind} has "
+                         f"{KINDS[cfg.kind].num_experts}")
+    spatial, temporal = pipe.vae_scale_factor_spatial, pipe.vae_scale_factor_temporal
+    info = TeacherInfo(
+        kind=cfg.kind, prompts=list(cfg.prompts), resolution=cfg.height // spatial, width=cfg.width // spatial,
+        channels=pipe.transformer.config.out_channels, architecture="wan",
+        task="t2i" if KINDS[cfg.kind].task == "t2i" else "t2v",
+        frames=1 if KINDS[cfg.kind].task == "t2i" else (cfg.num_frames - 1) // temporal + 1,
+        boundary=pipe.config.boundary_ratio if two_experts else None, shift=scheduler_shift(pipe.scheduler),
+        hub=str(folder.resolve()))
+    prompt_table(pipe, info.prompts, cfg.negative_prompt, cfg.max_sequence_length).save_pretrained(out / "text_encoder")
+    write_json(out / "teacher.json", info.__dict__)
+    return info
+
+
+@torch.no_grad()
+def decode(folder: Path, latents: Tensor) -> Tensor:
+    """Latents (B, C, F, h, w) of the teacher in `folder` -> videos (B, 3, F', H, W) in [-1, 1], as WanPipeline
+    un-normalises (latents_mean, latents_std) and decodes them with the pipeline's VAE."""
+    vae = AutoencoderKLWan.from_pretrained(str(Path(folder) / "vae"), local_files_only=True).eval()
+    shape = (1, vae.config.z_dim, 1, 1, 1)
+    mean, std = (torch.tensor(vae.config[k]).view(shape).to(latents) for k in ("latents_mean", "latents_std"))
+    return vae.decode((latents * std + mean).to(vae.dtype), return_dict=False)[0].clamp(-1, 1)
+
+
+def run(cfg: HubTeacherConfig) -> None:
+    start = time.time()
+    info = fetch_teacher(cfg)
+    print(f"teacher {info.kind} from {info.hub}: {len(info.prompts)} prompts encoded, latents {info.shape}, "
+          f"boundary {info.boundary}, shift {info.shift}; in {time.time() - start:.0f} s, written to {cfg.out_dir}/")
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_main("hub_teacher", HubTeacherConfig, run, __doc__, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""Paper-scale teachers through the hub layout (teachers/hub.py), on a tiny Wan2.2 pipeline saved by diffusers
+in that layout (the hub itself cannot be reached here): our teacher gives what diffusers' WanPipeline gives."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from phased_dmd.diffusers_api import AutoencoderKLWan, WanTransformer3DModel
+from phased_dmd.teachers.flow_model import Condition, load_teacher
+from phased_dmd.teachers.hub import HubTeacherConfig, decode, fetch_teacher, load_pipeline
+from phased_dmd.teachers.train import sample
+
+PROMPTS = ["a coat", "a dress on a chair"]
+
+
+def tiny_wan_pipeline(folder, boundary_ratio=0.875):
+    """A tiny WanPipeline with two experts (Wan2.2's layout; one without a boundary ratio), a tiny UMT5 and a
+    word-level tokenizer."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, WanPipeline
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast, UMT5Config, UMT5EncoderModel
+
+    torch.manual_seed(0)
+    words = ["<pad>", "</s>", "<unk>", "a", "coat", "dress", "on", "chair", "blurry"]
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
+    text_encoder = UMT5EncoderModel(UMT5Config(vocab_size=len(words), d_model=16, d_kv=4, d_ff=32, num_layers=2,
+                                               num_heads=4, relative_attention_num_buckets=8))
+    expert = lambda: WanTransformer3DModel(  # noqa: E731
+        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=8, in_channels=16, out_channels=16,
+        text_dim=16, freq_dim=32, ffn_dim=32, num_layers=2, rope_max_seq_len=32)
+    vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                           temperal_downsample=[False, True, True])
+    pipe = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, transformer=expert(),
+                       transformer_2=expert() if boundary_ratio else None, scheduler=FlowMatchEulerDiscreteScheduler(shift=1.0),
+                       boundary_ratio=boundary_ratio)
+    pipe.save_pretrained(folder)
+    return load_pipeline(folder, torch.float32)  # as a user has it: read back, in eval mode
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hub")
+    pipe = tiny_wan_pipeline(root / "Wan2.2-T2V-A14B-Diffusers")
+    cfg = HubTeacherConfig(kind="wan2.2-t2v", source=str(root / "Wan2.2-T2V-A14B-Diffusers"), out_dir=str(root / "t"),
+                           prompts=PROMPTS, negative_prompt="blurry", height=16, width=32, num_frames=5,
+                           max_sequence_length=8, dtype="float32")
+    fetch_teacher(cfg)
+    return pipe, cfg, load_teacher(root / "t")
+
+
+def test_the_teacher_reads_the_pipelines_layout(hub):
+    pipe, cfg, teacher = hub
+    info = json.loads((Path(cfg.out_dir) / "teacher.json").read_text())
+    assert info["hub"].endswith("Wan2.2-T2V-A14B-Diffusers") and info["boundary"] == 0.875
+    assert teacher.info.shape == (16, 2, 2, 4)  # latents: 5 frames -> 2, 16 x 32 pixels -> 2 x 4
+    assert len(teacher.experts) == 2 and teacher.info.shift == 1.0
+    for ours, theirs in zip(teacher.experts, (pipe.transformer, pipe.transformer_2)):
+        for name, p in theirs.state_dict().items():
+            torch.testing.assert_close(ours.state_dict()[name], p)
+
+
+def test_each_expert_serves_its_side_of_the_boundary_with_the_pipelines_text(hub, gen):
+    pipe, cfg, teacher = hub
+    embeds, negative = pipe.encode_prompt(PROMPTS, negative_prompt=["blurry"] * 2, max_sequence_length=8)
+    x = torch.randn(2, *teacher.info.shape, generator=gen)
+    with torch.no_grad():
+        for t, expert in ((0.9, pipe.transformer), (0.5, pipe.transformer_2)):
+            ts = torch.full((2,), t)
+            ours = teacher(x, ts, Condition(torch.tensor([0, 1])))
+            torch.testing.assert_close(ours, expert(x, ts * 1000, embeds, return_dict=False)[0])
+            empty = teacher(x, ts, Condition(torch.tensor([2, 2])))  # the last index: the negative prompt
+            torch.testing.assert_close(empty, expert(x, ts * 1000, negative, return_dict=False)[0])
+
+
+def test_one_guided_step_and_decode_match_the_pipeline(hub):
+    """One Euler step from t = 1 with CFG, then the VAE: our sampler and decoder against WanPipeline's output."""
+    pipe, cfg, teacher = hub
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        ours = decode(teacher.info.hub, sample(teacher, Condition(torch.tensor([1])), 1, 4.0, generator=gen))
+        noise = torch.randn((1, *teacher.info.shape), generator=torch.Generator().manual_seed(3))
+        theirs = pipe(prompt=PROMPTS[1], negative_prompt="blurry", height=16, width=32, num_frames=5,
+                      num_inference_steps=1, guidance_scale=4.0, latents=noise, max_sequence_length=8,
+                      output_type="pt").frames  # (B, F, C, H, W) in [0, 1]
+    assert ours.shape == (1, 3, 5, 16, 32)
+    torch.testing.assert_close((ours.transpose(1, 2) + 1) / 2, theirs, atol=1e-4, rtol=0)
+
+
+def test_bad_sources_and_kinds_are_named(tmp_path):
+    cfg = HubTeacherConfig(kind="wan2.1", source=str(tmp_path), out_dir=str(tmp_path / "t"), prompts=["a"])
+    with pytest.raises(FileNotFoundError, match="model_index.json not found"):
+        fetch_teacher(cfg)
+    problems = list(HubTeacherConfig(kind="qwen-image", out_dir="o", prompts=["a"], num_frames=6).check())
+    assert [p[0] for p in problems] == ["kind", "num_frames"]
+
+
+def test_a_student_distils_from_the_hub_teacher_without_data(hub, tmp_path):
+    """Both phases of a Phased DMD student of the paper-scale teacher: prompts only, no data folder."""
+    from phased_dmd.student import load_student, main
+
+    pipe, cfg, teacher = hub
+    common = [f"teacher={cfg.out_dir}", f"data_dir={tmp_path / 'no-data'}", f"out_dir={tmp_path / 's'}",
+              "distill.method=phased", "distill.shift=7.0", "distill.iterations=2", "distill.ttur=1",
+              "distill.batch_size=2"]
+    for phase in (1, 2):
+        assert main([*common, f"phase={phase}"]) == 0
+    experts = load_student(tmp_path / "s", 2)
+    x = torch.randn(1, *teacher.info.shape)
+    assert experts[1](x, torch.ones(1) * 0.3, Condition(torch.tensor([1]))).shape == x.shape
+
+
+def test_the_teacher_rule_at_paper_scale_fetches_a_local_pipeline(repo, tmp_path):
+    """params.yaml teachers.scale: paper, with a local copy as the source: the workflow's teacher rule writes a
+    teacher that loads, with the prompts as given (a comma inside one included)."""
+    from workflow_repo import edit_params, run
+
+    tiny_wan_pipeline(tmp_path / "Wan2.1-T2V-14B-Diffusers", boundary_ratio=None)
+    prompts = ["a coat", "a dress, on a chair", "a coat's chair"]
+    edit_params(repo, "teachers", scale="paper", names=["wan2.1"],
+                sources={"wan2.1": str(tmp_path / "Wan2.1-T2V-14B-Diffusers")}, prompts=prompts)
+    run(["snakemake", "results/teachers/wan2.1/teacher.json", "--cores", "1"], repo)
+    teacher = load_teacher(repo / "results/teachers/wan2.1")
+    assert teacher.info.prompts == prompts and teacher.info.boundary is None and len(teacher.experts) == 1
+    assert teacher.info.shape == (16, 60, 104)  # an image teacher at 832 x 480: latents of 104 x 60
+    edit_params(repo, "teachers", names=["qwen-image"])
+    bad = run(["snakemake", "-n", "results/teachers/qwen-image/teacher.json"], repo, check=False)
+    assert bad.returncode == 1 and "teachers.names[0]" in bad.stderr
