@@ -36,9 +36,11 @@ def test_measure_gives_every_table_measure_with_either_backend(name, net, backen
     assert isinstance(metrics, {"embedded": EmbeddedBackend, "paper": PaperBackend}[name])
     samples, reference = videos(gen), videos(gen, n=6)
     result, features = measure(metrics, net, samples, torch.tensor([0, 0, 1, 1]), PROMPTS, 2, reference)
-    assert set(result) == {"cosine", "perceptual", "adherence", "frechet", "flow", "dynamic"}
+    assert set(result) == {"cosine", "perceptual", "adherence", "frechet", "flow", "dynamic", "subject_consistency",
+                           "temporal_flickering", "motion_smoothness"}
     assert all(math.isfinite(v) for v in result.values())
     assert -1 <= result["cosine"] <= 1 and result["perceptual"] > 0 and 0 <= result["dynamic"] <= 1
+    assert all(0 <= result[k] <= 1 for k in ("subject_consistency", "temporal_flickering", "motion_smoothness"))
     width = {"embedded": 128, "paper": 2048}[name]
     assert features["frames"].shape == (4, 5, width) and features["motion"].shape == (4, 4, 2)
     assert ("video" in features) == (name == "paper")

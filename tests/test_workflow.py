@@ -189,13 +189,14 @@ def test_table2_from_teachers_to_report_and_what_an_edit_reruns(repo: Path):
     assert dry_run_jobs(repo, "reports/table2.md") == ["evaluate", "student_phase", "table"]
 
 
-def test_tables_3_and_6_measure_motion_and_distances_to_the_base_teacher(repo: Path):
+def test_tables_3_4_and_6_measure_motion_quality_and_distances_to_the_base_teacher(repo: Path):
     edit_params(repo, "teachers", names=["wan2.2-t2v"])
     edit_params(repo, "students", teachers=["wan2.1", "wan2.2-t2v"])  # (wan2.1's table is not asked for)
     edit_params(repo, "evaluation", per_prompt=2, group=2, teacher_steps=4, table2__teachers=["wan2.1"],
                 table3__teachers=["wan2.2-t2v"], table6__teachers=["wan2.2-t2v"])
-    run(["snakemake", "reports/table3.md", "reports/table6.md", "--cores", "2"], repo)
+    run(["snakemake", "reports/table3.md", "reports/table4.md", "reports/table6.md", "--cores", "2"], repo)
     table3 = json.loads((repo / "reports/table3.json").read_text())
+    table4 = json.loads((repo / "reports/table4.json").read_text())
     table6 = json.loads((repo / "reports/table6.json").read_text())
     assert set(table3["rows"]) == {"real", "base", "sgts", "phased"}
     assert set(table6["rows"]) == {"real", "base", "sgts", "phased", "phased4"}
@@ -212,6 +213,11 @@ def test_tables_3_and_6_measure_motion_and_distances_to_the_base_teacher(repo: P
     assert set(table6["claims"]) == {"phased_keeps_more_motion_than_sgts", "four_phases_at_least_two"}
     assert "DIS" in table3["backend"]["flow"]
     assert "(7.57)" in (repo / "reports/table3.md").read_text() and "(578.2)" in (repo / "reports/table6.md").read_text()
+    assert set(table4["rows"]) == {"real", "base", "sgts", "phased"}
+    for dimension in ("subject_consistency", "temporal_flickering", "motion_smoothness"):
+        assert 0 < table4["rows"]["sgts"]["wan2.2-t2v"][dimension]["mean"] <= 1
+        assert table4["rows"]["base"]["wan2.2-t2v"][f"{dimension}_gap"]["mean"] == 0  # the base against itself
+    assert set(table4["claims"]) == {"phased_closer_to_base_than_sgts"}
     assert dry_run_jobs(repo, "reports/table3.md") == [] and dry_run_jobs(repo, "reports/table6.md") == []
 
 

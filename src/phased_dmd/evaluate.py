@@ -5,8 +5,9 @@ CFG) or a few-step student (`student`). For every class prompt it draws `per_pro
 measures, as in the paper's Sec. 5.1: diversity within groups of `group` seeds (mean pairwise cosine of
 features, lower = more diverse; mean pairwise perceptual distance, higher = more diverse); prompt
 adherence (the share of samples whose class the embedded feature network names); and the Frechet
-distance of their features to the held-out data's. Videos are measured frame by frame, and their motion
-(paper Table 3) by the mean absolute optical flow and VBench's dynamic degree. The networks are those of
+distance of their features to the held-out data's. Videos are measured frame by frame, their motion
+(paper Table 3) by the mean absolute optical flow and VBench's dynamic degree, and their quality (Tables 4
+and 5) by VBench's subject consistency, temporal flickering and motion smoothness. The networks are those of
 the backend (`backend=embedded`: the pipeline's feature network and OpenCV flow; `backend=paper`:
 DINOv3, LPIPS, Inception, RAFT and I3D from `weights`). The features behind the measures are saved too,
 for distances between sources (Table 6).
@@ -36,6 +37,7 @@ from phased_dmd.metrics.diversity import mean_pairwise_cosine, mean_pairwise_dis
 from phased_dmd.metrics.frechet import feature_frechet
 from phased_dmd.metrics.motion import is_dynamic, mean_absolute_flow, motion_statistics
 from phased_dmd.metrics.recognition import recognition
+from phased_dmd.metrics.video_quality import feature_consistency, motion_smoothness, temporal_flickering, to_uint8
 from phased_dmd.runs import run_main
 from phased_dmd.student import load_student, sample_student
 from phased_dmd.teachers.data import every_item, load_items, prompt_conditions
@@ -54,9 +56,10 @@ def measure(metrics: EmbeddedBackend | PaperBackend, net: FeatureNet, samples: T
     """The table metrics of samples whose consecutive groups of `group` share a prompt, and the features
     behind them: Frechet features per frame (N, F, D); for videos, per frame pair (N, F-1, 2: mean and top-5%
     flow) and, where the backend has them, per video (N, D')."""
-    cosine, perceptual, feats = [], [], []
+    cosine, perceptual, feats, looks = [], [], [], []
     for frame in frames(samples):
-        cosine.append(mean_pairwise_cosine(metrics.features(frame).unflatten(0, (-1, group))).mean())
+        looks.append(metrics.features(frame))
+        cosine.append(mean_pairwise_cosine(looks[-1].unflatten(0, (-1, group))).mean())
         perceptual.append(mean_pairwise_distance(metrics.perceptual, frame, group).mean())
         feats.append(metrics.frechet_features(frame))
     ref = torch.stack([metrics.frechet_features(f) for f in frames(reference)]).mean(dim=0)
@@ -68,6 +71,10 @@ def measure(metrics: EmbeddedBackend | PaperBackend, net: FeatureNet, samples: T
         flows = [metrics.flow(video) for video in samples]
         result["flow"] = float(np.mean([mean_absolute_flow(f) for f in flows]))
         result["dynamic"] = float(np.mean([is_dynamic(f) for f in flows]))
+        eight_bit = [to_uint8(video) for video in samples]
+        result["subject_consistency"] = float(np.mean([feature_consistency(f) for f in torch.stack(looks, dim=1)]))
+        result["temporal_flickering"] = float(np.mean([temporal_flickering(v) for v in eight_bit]))
+        result["motion_smoothness"] = float(np.mean([motion_smoothness(v) for v in eight_bit]))
         features["motion"] = torch.from_numpy(np.stack([motion_statistics(f) for f in flows])).float()
         video = metrics.video_features(samples)
         if video is not None:

@@ -11,7 +11,8 @@ from phased_dmd.choices import METRIC_BACKENDS, TEACHER_KINDS
 from phased_dmd.distill_config import DistillConfig
 from phased_dmd.teachers.kinds import KINDS
 
-TABLES: dict[str, bool] = {"table2": False, "table3": True, "table6": True}  # table -> of video teachers
+TABLES: dict[str, bool] = {"table2": False, "table3": True, "table4": True, "table5": True,
+                           "table6": True}  # table -> of video teachers
 FIGURES: tuple[str, ...] = ("figure5", "figure9", "figure10")  # two students of one teacher, side by side
 SOURCES: tuple[str, ...] = ("real", "base", "student")  # held-out data | the teacher, 40 steps with CFG | a student
 
@@ -55,6 +56,8 @@ class EvaluationParams:
     weights: str = MISSING  # backend=paper: the networks' weights folder (`snakemake metric_weights` fills it)
     table2: TableParams = field(default_factory=TableParams)  # diversity, text-to-image (paper Table 2)
     table3: TableParams = field(default_factory=TableParams)  # motion, text- and image-to-video (Table 3)
+    table4: TableParams = field(default_factory=TableParams)  # VBench quality, text-to-video (Table 4)
+    table5: TableParams = field(default_factory=TableParams)  # VBench quality, image-to-video (Table 5)
     table6: TableParams = field(default_factory=TableParams)  # motion, distances to the base teacher (Table 6)
     figure5: FigureParams = field(default_factory=FigureParams)  # high-SNR expert: fewer vs more iterations
     figure9: FigureParams = field(default_factory=FigureParams)  # nested vs disjoint re-noise intervals

@@ -31,7 +31,9 @@ class EmbeddedBackend:
         "fid": "the same network's features per frame (not Inception)",
         "fvd": "the same features averaged over frames, then the mean and top-5% flow of each frame pair (not I3D)",
         "flow": "OpenCV DIS optical flow (not RAFT): mean magnitude over pixels and frame pairs, in pixels",
-        "dynamic": "VBench's dynamic degree rule applied to the same DIS flow (not RAFT)"}
+        "dynamic": "VBench's dynamic degree rule applied to the same DIS flow (not RAFT)",
+        "consistency": "VBench's subject consistency rule on the same network's features (not DINO)",
+        "smoothness": "VBench's motion smoothness rule with the average of neighbouring frames (not AMT-S)"}
 
     def __init__(self, net: FeatureNet):
         self.net = net
@@ -61,7 +63,9 @@ class PaperBackend:
         "frechet": "FID: Frechet distance of Inception pool features to held-out data",
         "fid": "Inception pool features per frame (pytorch-fid)", "fvd": "I3D logits per video (cd-fvd)",
         "flow": "RAFT-large optical flow (torchvision): mean magnitude over pixels and frame pairs, in pixels",
-        "dynamic": "VBench's dynamic degree rule on the same RAFT flow"}
+        "dynamic": "VBench's dynamic degree rule on the same RAFT flow",
+        "consistency": "VBench's subject consistency rule on DINOv3 features (VBench: DINO ViT-B/16)",
+        "smoothness": "VBench's motion smoothness rule with the average of neighbouring frames (not AMT-S)"}
 
     def __init__(self, weights: Path):
         self.weights = Path(weights)
