@@ -26,7 +26,8 @@ ROW_NAMES = {"real": "held-out data", "base": "base teacher, 40 steps + CFG", "d
              "sgts": "DMD with SGTS, 4 steps", "phased": "Phased DMD, 4 steps 2 phases",
              "phased4": "Phased DMD, 4 steps 4 phases"}
 SHARES = ("adherence", "dynamic")  # shares of samples: their intervals are kept in [0, 1]
-NON_NEGATIVE = ("frechet", "fid", "fvd", "flow", "perceptual")  # distances and magnitudes: intervals kept >= 0
+NON_NEGATIVE = ("frechet", "fid", "fvd", "flow", "perceptual", "subject_consistency_gap", "temporal_flickering_gap",
+                "motion_smoothness_gap")  # distances and magnitudes: intervals kept >= 0
 GRID_PROMPTS = (0, 3)  # T-shirt/top, Dress
 
 
