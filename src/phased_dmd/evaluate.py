@@ -101,12 +101,14 @@ def run(cfg: EvaluationRunConfig) -> None:
     metrics = backend(cfg.backend, net, Path(cfg.weights))
     items, labels = load_items(teacher.info, Path(cfg.data_dir), "test")
     reference = every_item(teacher.info, items, labels, torch.Generator().manual_seed(cfg.sample_seed))
-    per_seed, tensors, features = {}, {}, {}
+    per_seed, tensors, features, measuring = {}, {}, {}, 0.0
     for seed in cfg.seeds:
         gen = torch.Generator().manual_seed(cfg.sample_seed + seed)
         real, cond = prompt_conditions(teacher.info, items, labels, cfg.per_prompt, gen)
         samples = draw(cfg, teacher, real, cond, seed, gen)
+        began = time.time()
         per_seed[seed], feats = measure(metrics, net, samples, cond.prompt_ids, teacher.info.prompts, cfg.group, reference)
+        measuring += time.time() - began
         tensors[f"seed{seed}"] = samples.to(torch.float16).contiguous()
         features.update({f"seed{seed}/{name}": t.contiguous() for name, t in feats.items()})
         print(f"{cfg.source} of {teacher.info.kind}, seed {seed}: " + ", ".join(
@@ -116,7 +118,7 @@ def run(cfg: EvaluationRunConfig) -> None:
     atomic_write(out / "features.safetensors", lambda tmp: save_file(features, str(tmp)))
     write_json(out / "metrics.json", {"seeds": per_seed, "source": cfg.source, "kind": teacher.info.kind,
                                       "samples_per_seed": len(cond), "group": cfg.group, "backend": metrics.description,
-                                      "seconds": time.time() - start})
+                                      "seconds": time.time() - start, "seconds_measuring": measuring})
     print(f"evaluated {cfg.source} of {teacher.info.kind} over seeds {cfg.seeds} in {time.time() - start:.0f} s; "
           f"metrics and samples in {out}/")
 

@@ -167,7 +167,8 @@ def claim_lines(details: dict, sentences: dict[str, str]) -> list[str]:
 
 def provenance_line(data: dict) -> str:
     return (f"Git revision {data['provenance']['git']}; evaluation took {data['provenance']['seconds']:.0f} s "
-            "(sampling and measuring, summed over jobs); checkpoint hashes in the JSON.")
+            f"(sampling and measuring, summed over jobs), of which measuring "
+            f"{data['provenance']['seconds_measuring']:.0f} s; checkpoint hashes in the JSON.")
 
 
 def sample_grid(results: Path, teachers: list[str], rows: list[str], out: Path, group: int) -> None:
@@ -218,6 +219,7 @@ def write_table(table: Table, params, results: Path, out: Path, per_seed: Callab
             "paper": {"table": table.number, "metrics": table.paper_metrics, "values": table.paper},
             "provenance": {"git": git_revision(),
                            "seconds": sum(r["seconds"] for v in raw.values() for r in v.values()),
+                           "seconds_measuring": sum(r["seconds_measuring"] for v in raw.values() for r in v.values()),
                            "checkpoints_md5": {k: v for t in table_params.teachers for s in table_params.students
                                                for k, v in generator_md5(results, t, s, params.students.seeds).items()}}}
     write_json(out.with_suffix(".json"), data)
