@@ -35,7 +35,8 @@ def tiny_wan_pipeline(folder, boundary_ratio=0.875):
     vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
                            temperal_downsample=[False, True, True])
     pipe = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, transformer=expert(),
-                       transformer_2=expert() if boundary_ratio else None, scheduler=FlowMatchEulerDiscreteScheduler(shift=1.0),
+                       transformer_2=expert() if boundary_ratio else None,
+                       scheduler=FlowMatchEulerDiscreteScheduler(shift=1.0),
                        boundary_ratio=boundary_ratio)
     pipe.save_pretrained(folder)
     return load_pipeline(folder, torch.float32)  # as a user has it: read back, in eval mode

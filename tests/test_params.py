@@ -57,7 +57,8 @@ BAD = {
     "figure of an unknown student": ("evaluation.figure10.students", ["dmd", "dmd_t100"],
                                      "evaluation.figure10.students[1]: expected a student of students.methods"),
     "diversity group": ("evaluation.group", 5, "evaluation.group: expected at least 2 and a divisor of per_prompt"),
-    "unknown metric backend": ("evaluation.backend", "raft", "evaluation.backend: expected one of ['embedded', 'paper']"),
+    "unknown metric backend": ("evaluation.backend", "raft",
+                               "evaluation.backend: expected one of ['embedded', 'paper']"),
     "unknown scale": ("teachers.scale", "huge", "teachers.scale: expected one of ['embedded', 'paper']"),
     "paper scale for a kind without a loader": (
         "teachers.scale", "paper", "teachers.names[2]: expected one of ['wan2.1', 'wan2.2', 'wan2.2-t2v']"),

@@ -107,7 +107,8 @@ def run(cfg: EvaluationRunConfig) -> None:
         real, cond = prompt_conditions(teacher.info, items, labels, cfg.per_prompt, gen)
         samples = draw(cfg, teacher, real, cond, seed, gen)
         began = time.time()
-        per_seed[seed], feats = measure(metrics, net, samples, cond.prompt_ids, teacher.info.prompts, cfg.group, reference)
+        per_seed[seed], feats = measure(metrics, net, samples, cond.prompt_ids, teacher.info.prompts, cfg.group,
+                                        reference)
         measuring += time.time() - began
         tensors[f"seed{seed}"] = samples.to(torch.float16).contiguous()
         features.update({f"seed{seed}/{name}": t.contiguous() for name, t in feats.items()})

@@ -39,7 +39,8 @@ from phased_dmd.torchvision_import import allow_torchvision_import
 DINOV3_ID = "facebook/dinov3-vitb16-pretrain-lvd1689m"  # gated on the hub: accept its licence, then log in
 ALEXNET_URL = "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"
 RAFT_URL = "https://download.pytorch.org/models/raft_large_C_T_V2-1bb1363a.pth"
-INCEPTION_URL = "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"
+INCEPTION_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+                 "pt_inception-2015-12-05-6726825d.pth")
 I3D_URL = "https://github.com/songweige/TATS/raw/main/tats/fvd/i3d_pretrained_400.pt"  # cd-fvd's source
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # DINOv3's LVD-1689M weights expect ImageNet-normalised RGB
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -213,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folder", type=Path, help="the weights folder (params.yaml evaluation.weights)")
     folder = parser.parse_args(argv).folder
     fetch_weights(folder)
-    print(f"metric weights in {folder}/: " + ", ".join(str(p.relative_to(folder)) for p in weight_files(folder).values()))
+    files = ", ".join(str(p.relative_to(folder)) for p in weight_files(folder).values())
+    print(f"metric weights in {folder}/: {files}")
     return 0
 
 
