@@ -15,6 +15,7 @@ from phased_dmd.data.fashion_mnist import FILES as FASHION_MNIST_FILES
 from phased_dmd.launch import CLUSTERS
 from phased_dmd.params import load_params
 from phased_dmd.toy.figure2_config import OBJECTIVES as FIGURE2_OBJECTIVES
+from snakemake.exceptions import WorkflowError
 
 configfile: "params.yaml"
 
@@ -64,14 +65,16 @@ wildcard_constraints:
     figure="|".join(FIGURES),
 
 
+PAPER_SCALE = PARAMS.teachers.scale == "paper"  # teachers from the hub: tables only, measured by the paper's networks
+# at paper scale, the tables whose teachers are all fetched (teachers.names: the kinds with a paper-scale loader)
+PAPER_TABLES = [t for t in TABLES if set(getattr(PARAMS.evaluation, t).teachers) <= set(PARAMS.teachers.names)]
+
+
 rule all:
     input:
-        "reports/figure2.md",
-        "reports/toy2d.md",
-        "reports/teachers.md",
-        "reports/bench.md",
-        expand("reports/{table}.md", table=TABLES),
-        expand("reports/{figure}.md", figure=FIGURES),
+        expand("reports/{table}.md", table=PAPER_TABLES if PAPER_SCALE else TABLES),
+        [] if PAPER_SCALE else ["reports/figure2.md", "reports/toy2d.md", "reports/teachers.md", "reports/bench.md",
+                                *expand("reports/{figure}.md", figure=FIGURES)],
 
 
 # ---- Embedded data: Fashion-MNIST from Debian's package (or the folder in params.yaml data.fashion_mnist)
@@ -97,7 +100,7 @@ def hub_overrides(w):
     return shlex.join([f"source={PARAMS.teachers.sources.get(w.teacher, '')}", f"prompts=[{prompts}]"])
 
 
-if PARAMS.teachers.scale == "paper":
+if PAPER_SCALE:
 
     rule teacher:  # the paper's pipeline from the hub (or a local copy), its prompts encoded: teachers/hub.py
         output:
@@ -252,8 +255,7 @@ rule metric_weights:  # backend=paper: the weights of DINOv3, LPIPS's AlexNet, R
 
 rule evaluate:
     input:
-        FASHION_MNIST,
-        "results/classifier/model/config.json",
+        [] if PAPER_SCALE else [*FASHION_MNIST, "results/classifier/model/config.json"],
         weights=[ancient(PARAMS.evaluation.weights)] if PARAMS.evaluation.backend == "paper" else [],
         teacher="results/teachers/{teacher}/teacher.json",
         students=lambda w: [] if w.source in ("real", "base") else
@@ -276,7 +278,12 @@ rule evaluate:
 
 def table_inputs(name):
     table = getattr(PARAMS.evaluation, name)
-    return [f"results/evaluation/{t}/{s}/{f}" for t in table.teachers for s in ("real", "base", *table.students)
+    if PAPER_SCALE and name not in PAPER_TABLES:
+        raise WorkflowError(f"reports/{name}.md at paper scale: its teachers {table.teachers} are not all in "
+                            f"teachers.names {PARAMS.teachers.names} (kinds with a paper-scale loader); edit "
+                            f"evaluation.{name}.teachers")
+    rows = [*([] if PAPER_SCALE else ["real"]), "base", *table.students]
+    return [f"results/evaluation/{t}/{s}/{f}" for t in table.teachers for s in rows
             for f in ("metrics.json", "features.safetensors")]
 
 
@@ -288,8 +295,8 @@ def figure_inputs(name):
 
 rule evaluations:  # every table's and figure's samples and measurements (DVC's evaluation stage)
     input:
-        [table_inputs(name) for name in TABLES],
-        [figure_inputs(name) for name in FIGURES],
+        [table_inputs(name) for name in (PAPER_TABLES if PAPER_SCALE else TABLES)],
+        [] if PAPER_SCALE else [figure_inputs(name) for name in FIGURES],
 
 
 rule table:

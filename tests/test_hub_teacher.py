@@ -9,7 +9,7 @@ import torch
 
 from phased_dmd.diffusers_api import AutoencoderKLWan, WanTransformer3DModel
 from phased_dmd.teachers.flow_model import Condition, load_teacher
-from phased_dmd.teachers.hub import HubTeacherConfig, decode, fetch_teacher, load_pipeline
+from phased_dmd.teachers.hub import HubTeacherConfig, decode, fetch_teacher, load_pipeline, load_vae
 from phased_dmd.teachers.train import sample
 
 PROMPTS = ["a coat", "a dress on a chair"]
@@ -82,7 +82,7 @@ def test_one_guided_step_and_decode_match_the_pipeline(hub):
     pipe, cfg, teacher = hub
     gen = torch.Generator().manual_seed(3)
     with torch.no_grad():
-        ours = decode(teacher.info.hub, sample(teacher, Condition(torch.tensor([1])), 1, 4.0, generator=gen))
+        ours = decode(load_vae(teacher.info.hub), sample(teacher, Condition(torch.tensor([1])), 1, 4.0, generator=gen))
         noise = torch.randn((1, *teacher.info.shape), generator=torch.Generator().manual_seed(3))
         theirs = pipe(prompt=PROMPTS[1], negative_prompt="blurry", height=16, width=32, num_frames=5,
                       num_inference_steps=1, guidance_scale=4.0, latents=noise, max_sequence_length=8,
@@ -99,19 +99,51 @@ def test_bad_sources_and_kinds_are_named(tmp_path):
     assert [p[0] for p in problems] == ["kind", "num_frames"]
 
 
-def test_a_student_distils_from_the_hub_teacher_without_data(hub, tmp_path):
-    """Both phases of a Phased DMD student of the paper-scale teacher: prompts only, no data folder."""
-    from phased_dmd.student import load_student, main
+STUDENT = ["distill.method=phased", "distill.shift=7.0"]
 
-    pipe, cfg, teacher = hub
-    common = [f"teacher={cfg.out_dir}", f"data_dir={tmp_path / 'no-data'}", f"out_dir={tmp_path / 's'}",
-              "distill.method=phased", "distill.shift=7.0", "distill.iterations=2", "distill.ttur=1",
-              "distill.batch_size=2"]
+
+@pytest.fixture(scope="module")
+def hub_student(hub, tmp_path_factory):
+    """Both phases of a Phased DMD student of the paper-scale teacher: prompts only, no data folder."""
+    from phased_dmd.student import main
+
+    folder = tmp_path_factory.mktemp("student") / "seed0"
+    common = [f"teacher={hub[1].out_dir}", f"data_dir={folder / 'no-data'}", f"out_dir={folder}", *STUDENT,
+              "distill.iterations=2", "distill.ttur=1", "distill.batch_size=2"]
     for phase in (1, 2):
         assert main([*common, f"phase={phase}"]) == 0
-    experts = load_student(tmp_path / "s", 2)
-    x = torch.randn(1, *teacher.info.shape)
+    return folder
+
+
+def test_a_student_distils_from_the_hub_teacher_without_data(hub, hub_student):
+    from phased_dmd.student import load_student
+
+    experts = load_student(hub_student, 2)
+    x = torch.randn(1, *hub[2].info.shape)
     assert experts[1](x, torch.ones(1) * 0.3, Condition(torch.tensor([1]))).shape == x.shape
+
+
+def test_the_evaluation_measures_decoded_videos_with_the_papers_networks(hub, hub_student, metric_weights, tmp_path,
+                                                                         capsys):
+    """Base teacher and student of the paper-scale teacher, decoded by its VAE, measured by the paper backend
+    (random-weight networks): every measure but those that need held-out data or the embedded judge."""
+    from safetensors.torch import load_file
+
+    from phased_dmd.evaluate import main
+
+    common = [f"teacher={hub[1].out_dir}", "classifier=none", "data_dir=none", "backend=paper",
+              f"weights={metric_weights[0]}", "per_prompt=2", "group=2", "teacher_steps=2", "seeds=[0]"]
+    assert main([*common, "source=base", f"out_dir={tmp_path / 'base'}"]) == 0
+    assert main([*common, "source=student", f"student={hub_student.parent}", *STUDENT,
+                 f"out_dir={tmp_path / 'student'}"]) == 0
+    for source in ("base", "student"):
+        measured = json.loads((tmp_path / source / "metrics.json").read_text())["seeds"]["0"]
+        assert set(measured) == {"cosine", "perceptual", "flow", "dynamic", "subject_consistency",
+                                 "temporal_flickering", "motion_smoothness"}
+        assert load_file(str(tmp_path / source / "samples.safetensors"))["seed0"].shape == (4, 3, 5, 16, 32)
+        assert load_file(str(tmp_path / source / "features.safetensors"))["seed0/video"].shape == (4, 400)
+    assert main([*common, "source=real", f"out_dir={tmp_path / 'real'}"]) == 1
+    assert "paper-scale teacher: it has no held-out data" in capsys.readouterr().err
 
 
 def test_the_teacher_rule_at_paper_scale_fetches_a_local_pipeline(repo, tmp_path):
@@ -123,6 +155,7 @@ def test_the_teacher_rule_at_paper_scale_fetches_a_local_pipeline(repo, tmp_path
     prompts = ["a coat", "a dress, on a chair", "a coat's chair"]
     edit_params(repo, "teachers", scale="paper", names=["wan2.1"],
                 sources={"wan2.1": str(tmp_path / "Wan2.1-T2V-14B-Diffusers")}, prompts=prompts)
+    edit_params(repo, "evaluation", backend="paper")
     run(["snakemake", "results/teachers/wan2.1/teacher.json", "--cores", "1"], repo)
     teacher = load_teacher(repo / "results/teachers/wan2.1")
     assert teacher.info.prompts == prompts and teacher.info.boundary is None and len(teacher.experts) == 1
@@ -130,3 +163,25 @@ def test_the_teacher_rule_at_paper_scale_fetches_a_local_pipeline(repo, tmp_path
     edit_params(repo, "teachers", names=["qwen-image"])
     bad = run(["snakemake", "-n", "results/teachers/qwen-image/teacher.json"], repo, check=False)
     assert bad.returncode == 1 and "teachers.names[0]" in bad.stderr
+
+
+def test_table_3_at_paper_scale_from_a_local_pipeline(repo, tmp_path, metric_weights):
+    """teachers.scale: paper end to end: the teacher rule fetches the (tiny) pipeline, the students distil without
+    data, the evaluations decode and measure with the paper's networks, and Table 3 has no held-out row; a table
+    whose teacher has no paper-scale loader stops the DAG with one error."""
+    from workflow_repo import edit_config, edit_params, only_students, run
+
+    tiny_wan_pipeline(tmp_path / "Wan2.2-T2V-A14B-Diffusers")
+    edit_params(repo, "teachers", scale="paper", names=["wan2.2-t2v"], prompts=PROMPTS,
+                sources={"wan2.2-t2v": str(tmp_path / "Wan2.2-T2V-A14B-Diffusers")})
+    only_students(repo, ["wan2.2-t2v"], {"sgts": {"method": "sgts"}, "phased": {"method": "phased"}})
+    edit_params(repo, "evaluation", backend="paper", weights=str(metric_weights[0]), per_prompt=2, group=2,
+                teacher_steps=2, table3__teachers=["wan2.2-t2v"])
+    edit_config(repo, "hub_teacher", height=16, width=32, num_frames=5, max_sequence_length=8, dtype="float32")
+    run(["snakemake", "reports/table3.md", "--cores", "2"], repo)
+    table3 = json.loads((repo / "reports/table3.json").read_text())
+    assert set(table3["rows"]) == {"base", "sgts", "phased"}
+    assert set(table3["rows"]["phased"]["wan2.2-t2v"]) == {"flow", "dynamic"}  # no adherence, no held-out data
+    assert table3["backend"]["name"] == "paper" and "RAFT" in table3["backend"]["flow"]
+    bad = run(["snakemake", "-n", "reports/table5.md"], repo, check=False)
+    assert bad.returncode == 1 and "teachers ['wan2.2-i2v'] are not all in teachers.names" in bad.stdout + bad.stderr

@@ -29,6 +29,7 @@ from safetensors.torch import save_file
 from torch import Tensor
 
 from phased_dmd.distill import plan_phases
+from phased_dmd.config import ConfigError
 from phased_dmd.evaluation_config import EvaluationRunConfig
 from phased_dmd.io import atomic_write, write_json
 from phased_dmd.metrics.backends import EmbeddedBackend, PaperBackend, backend
@@ -42,6 +43,7 @@ from phased_dmd.runs import run_main
 from phased_dmd.student import load_student, sample_student
 from phased_dmd.teachers.data import every_item, load_items, prompt_conditions
 from phased_dmd.teachers.flow_model import Condition, FlowModel, load_teacher
+from phased_dmd.teachers.hub import decode, load_vae
 from phased_dmd.teachers.train import sample
 
 
@@ -51,21 +53,24 @@ def frames(x: Tensor) -> list[Tensor]:
 
 
 @torch.no_grad()
-def measure(metrics: EmbeddedBackend | PaperBackend, net: FeatureNet, samples: Tensor, prompt_ids: Tensor,
-            prompts: list[str], group: int, reference: Tensor) -> tuple[dict, dict[str, Tensor]]:
+def measure(metrics: EmbeddedBackend | PaperBackend, net: FeatureNet | None, samples: Tensor, prompt_ids: Tensor,
+            prompts: list[str], group: int, reference: Tensor | None) -> tuple[dict, dict[str, Tensor]]:
     """The table metrics of samples whose consecutive groups of `group` share a prompt, and the features
     behind them: Frechet features per frame (N, F, D); for videos, per frame pair (N, F-1, 2: mean and top-5%
-    flow) and, where the backend has them, per video (N, D')."""
+    flow) and, where the backend has them, per video (N, D'). Without the feature network (paper scale: no
+    judge of the prompts) there is no adherence; without held-out data, no Frechet distance to it."""
     cosine, perceptual, feats, looks = [], [], [], []
     for frame in frames(samples):
         looks.append(metrics.features(frame))
         cosine.append(mean_pairwise_cosine(looks[-1].unflatten(0, (-1, group))).mean())
         perceptual.append(mean_pairwise_distance(metrics.perceptual, frame, group).mean())
         feats.append(metrics.frechet_features(frame))
-    ref = torch.stack([metrics.frechet_features(f) for f in frames(reference)]).mean(dim=0)
-    result = {"cosine": float(torch.stack(cosine).mean()), "perceptual": float(torch.stack(perceptual).mean()),
-              "adherence": recognition(net, samples, prompt_ids, prompts)["accuracy"],
-              "frechet": feature_frechet(torch.stack(feats).mean(dim=0).numpy(), ref.numpy())}
+    result = {"cosine": float(torch.stack(cosine).mean()), "perceptual": float(torch.stack(perceptual).mean())}
+    if net is not None:
+        result["adherence"] = recognition(net, samples, prompt_ids, prompts)["accuracy"]
+    if reference is not None:
+        ref = torch.stack([metrics.frechet_features(f) for f in frames(reference)]).mean(dim=0)
+        result["frechet"] = feature_frechet(torch.stack(feats).mean(dim=0).numpy(), ref.numpy())
     features = {"frames": torch.stack(feats, dim=1)}
     if samples.ndim == 5:
         flows = [metrics.flow(video) for video in samples]
@@ -97,15 +102,27 @@ def run(cfg: EvaluationRunConfig) -> None:
     torch.set_num_threads(1)
     start, out = time.time(), Path(cfg.out_dir)
     teacher = load_teacher(Path(cfg.teacher)).requires_grad_(False)
-    net = FeatureNet.from_pretrained(cfg.classifier).eval()
+    paper_scale = bool(teacher.info.hub)  # a teacher from the hub: latents, no data, no feature network
+    if paper_scale and (cfg.source == "real" or cfg.backend != "paper"):
+        raise ConfigError(f"{cfg.teacher} is a paper-scale teacher: it has no held-out data (source=real) and is "
+                          f"measured with backend=paper (got source={cfg.source}, backend={cfg.backend})")
+    net = None if paper_scale else FeatureNet.from_pretrained(cfg.classifier).eval()
     metrics = backend(cfg.backend, net, Path(cfg.weights))
-    items, labels = load_items(teacher.info, Path(cfg.data_dir), "test")
-    reference = every_item(teacher.info, items, labels, torch.Generator().manual_seed(cfg.sample_seed))
+    if paper_scale:
+        vae = load_vae(Path(teacher.info.hub))
+        reference, prompt_ids = None, torch.arange(len(teacher.info.prompts)).repeat_interleave(cfg.per_prompt)
+        conditions = lambda gen: (None, Condition(prompt_ids))  # noqa: E731
+    else:
+        items, labels = load_items(teacher.info, Path(cfg.data_dir), "test")
+        reference = every_item(teacher.info, items, labels, torch.Generator().manual_seed(cfg.sample_seed))
+        conditions = lambda gen: prompt_conditions(teacher.info, items, labels, cfg.per_prompt, gen)  # noqa: E731
     per_seed, tensors, features, measuring = {}, {}, {}, 0.0
     for seed in cfg.seeds:
         gen = torch.Generator().manual_seed(cfg.sample_seed + seed)
-        real, cond = prompt_conditions(teacher.info, items, labels, cfg.per_prompt, gen)
+        real, cond = conditions(gen)
         samples = draw(cfg, teacher, real, cond, seed, gen)
+        if paper_scale:
+            samples = torch.cat([decode(vae, part) for part in samples.split(cfg.decode_batch)])
         began = time.time()
         per_seed[seed], feats = measure(metrics, net, samples, cond.prompt_ids, teacher.info.prompts, cfg.group,
                                         reference)

@@ -101,6 +101,7 @@ class EvaluationRunConfig:
     sample_seed: int = 1000
     backend: str = "embedded"  # embedded | paper
     weights: str = ""  # backend=paper: the weights folder (metrics/pretrained.py)
+    decode_batch: int = 4  # paper scale: latents decoded by the VAE at a time
     distill: DistillConfig = field(default_factory=DistillConfig)  # the student's settings (steps, phases)
 
     def check(self):

@@ -46,12 +46,16 @@ class Params:
 
     def check(self):
         """What one section asks of another: a table or figure shows students of students.methods (its DAG
-        trains them for its teachers, whether or not students.teachers lists them)."""
+        trains them for its teachers, whether or not students.teachers lists them); paper-scale teachers are
+        measured by the paper's networks."""
         for key, table in {**self.evaluation.tables(), **self.evaluation.figures()}.items():
             for i, name in enumerate(table.students):
                 if name not in self.students.methods:
                     yield (f"evaluation.{key}.students[{i}]", f"a student of students.methods "
                            f"{list(self.students.methods)}", name)
+        if self.teachers.scale == "paper" and self.evaluation.backend != "paper":
+            yield ("evaluation.backend", "paper when teachers.scale is paper (the embedded feature network only "
+                   "knows Fashion-MNIST)", self.evaluation.backend)
 
 
 def load_params(data: dict | str | Path, where: str = "params.yaml") -> Params:

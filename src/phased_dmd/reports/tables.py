@@ -51,14 +51,15 @@ class Table:
     paper_metrics: str  # what the paper measured, e.g. "DINOv3 cosine / LPIPS"
 
 
-def sources(table_params) -> list[str]:
-    return ["real", "base", *table_params.students]
+def sources(table_params, scale: str = "embedded") -> list[str]:
+    """The rows of a table: held-out data (embedded scale only), the base teacher, the students."""
+    return [*(["real"] if scale == "embedded" else []), "base", *table_params.students]
 
 
-def load_measurements(results: Path, table_params) -> dict:
+def load_measurements(results: Path, table_params, scale: str = "embedded") -> dict:
     """{source: {teacher: metrics.json}} of every source and teacher of a table."""
     return {s: {t: json.loads((results / "evaluation" / t / s / "metrics.json").read_text())
-                for t in table_params.teachers} for s in sources(table_params)}
+                for t in table_params.teachers} for s in sources(table_params, scale)}
 
 
 def seed_measurements(raw: dict) -> dict:
@@ -67,9 +68,10 @@ def seed_measurements(raw: dict) -> dict:
 
 
 def cells(per_seed: list[dict], metrics: tuple[Metric, ...]) -> dict:
-    """Mean, 95% interval and n over seeds, per metric."""
+    """Mean, 95% interval and n over seeds, per metric measured (paper scale has no adherence and no distance
+    to held-out data)."""
     out = {}
-    for m in metrics:
+    for m in (m for m in metrics if m.key in per_seed[0]):
         out[m.key] = summary([s[m.key] for s in per_seed])
         lo, hi = out[m.key]["ci95"]
         if m.key in SHARES:
@@ -140,7 +142,7 @@ def paper_cell(table: Table, row: str, teacher: str, metric: str) -> str:
 def metric_sections(table: Table, data: dict) -> list[str]:
     """One markdown table per metric: rows as the paper's, a column per teacher, the paper's number beside ours."""
     teachers, lines = data["config"]["teachers"], []
-    for m in table.metrics:
+    for m in (m for m in table.metrics if m.key in next(iter(data["rows"]["base"].values()))):
         lines += [f"## {m.heading[0].upper()}{m.heading[1:]}", "",
                   "| method | " + " | ".join(f"{t} ({KINDS[t].paper_model})" for t in teachers) + " |",
                   "|---|" + "---|" * len(teachers)]
@@ -180,14 +182,17 @@ def sample_grid(results: Path, teachers: list[str], rows: list[str], out: Path, 
         for r, s in enumerate(rows):
             tensors = load_file(str(results / "evaluation" / t / s / "samples.safetensors"))
             seed = sorted(k for k in tensors if k.startswith("seed"))[0]
-            x, ids = tensors[seed].float()[:, 0], tensors["prompt_ids"]  # (N, H, W) or (N, F, H, W)
+            samples, ids = tensors[seed].float(), tensors["prompt_ids"]
+            video = samples.ndim == 5
+            x = samples[:, 0] if samples.shape[1] == 1 else samples.movedim(1, -1)  # grey (N, [F,] H, W) or RGB
             strips = []
-            for p in GRID_PROMPTS:
+            for p in [p for p in GRID_PROMPTS if p in ids] or sorted(set(ids.tolist()))[:2]:
                 idx = (ids == p).nonzero().squeeze(1)
-                chosen = x[idx[:group]] if x.ndim == 3 else x[idx[0]]  # seeds, or frames
+                chosen = x[idx[0]] if video else x[idx[:group]]  # the frames of one video, or seeds
                 strips.append(np.concatenate(list(chosen.numpy()), axis=1))
             ax = axes[r, c]
-            ax.imshow(np.concatenate(strips, axis=0), cmap="gray", vmin=-1, vmax=1)
+            grid = np.concatenate(strips, axis=0)
+            ax.imshow(grid if grid.ndim == 2 else (grid + 1) / 2, cmap="gray", vmin=-1, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
             if c == 0:
@@ -203,7 +208,7 @@ def write_table(table: Table, params, results: Path, out: Path, per_seed: Callab
     """Measure the table's rows (per_seed: {source: {teacher: [per-seed metric dicts]}} from the raw
     measurements), judge its claims, and write out.{md,json,png}."""
     table_params, evaluation = getattr(params.evaluation, table.name), params.evaluation
-    raw = load_measurements(results, table_params)
+    raw = load_measurements(results, table_params, params.teachers.scale)
     rows = {s: {t: cells(seeds, table.metrics) for t, seeds in per_teacher.items()}
             for s, per_teacher in per_seed(raw).items()}
     details = claims(rows, table_params.teachers)
@@ -224,4 +229,5 @@ def write_table(table: Table, params, results: Path, out: Path, per_seed: Callab
                                                for k, v in generator_md5(results, t, s, params.students.seeds).items()}}}
     write_json(out.with_suffix(".json"), data)
     write_text(out.with_suffix(".md"), markdown(data))
-    sample_grid(results, table_params.teachers, sources(table_params), out.with_suffix(".png"), evaluation.group)
+    sample_grid(results, table_params.teachers, sources(table_params, params.teachers.scale), out.with_suffix(".png"),
+                evaluation.group)

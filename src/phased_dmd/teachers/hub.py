@@ -12,7 +12,7 @@ and the negative prompt once; the table of their embeddings is saved as the teac
 distillation never loads UMT5. The transformers are read from the pipeline folder, the boundary from
 the pipeline's `boundary_ratio` (Wan2.2: `transformer` serves t >= boundary, `transformer_2` below) and
 the timestep shift from its scheduler. The teacher works in the VAE's latent space; `decode` turns
-latents into videos in [-1, 1] as WanPipeline does.
+latents into videos in [-1, 1] as WanPipeline does (`load_vae`).
 
 Not yet: Qwen-Image (its text embeddings carry a mask of varying length) and Wan2.2-I2V (its latent
 first-frame condition), which stop with an error saying so.
@@ -129,14 +129,18 @@ def fetch_teacher(cfg: HubTeacherConfig) -> TeacherInfo:
     return info
 
 
+def load_vae(folder: Path) -> AutoencoderKLWan:
+    """The VAE of the pipeline in `folder` (local files only)."""
+    return AutoencoderKLWan.from_pretrained(str(Path(folder) / "vae"), local_files_only=True).eval()
+
+
 @torch.no_grad()
-def decode(folder: Path, latents: Tensor) -> Tensor:
-    """Latents (B, C, F, h, w) of the teacher in `folder` -> videos (B, 3, F', H, W) in [-1, 1], as WanPipeline
-    un-normalises (latents_mean, latents_std) and decodes them with the pipeline's VAE."""
-    vae = AutoencoderKLWan.from_pretrained(str(Path(folder) / "vae"), local_files_only=True).eval()
+def decode(vae: AutoencoderKLWan, latents: Tensor) -> Tensor:
+    """Latents (B, C, F, h, w) -> videos (B, 3, F', H, W) in [-1, 1], as WanPipeline un-normalises them
+    (latents_mean, latents_std) and decodes them with the pipeline's VAE."""
     shape = (1, vae.config.z_dim, 1, 1, 1)
     mean, std = (torch.tensor(vae.config[k]).view(shape).to(latents) for k in ("latents_mean", "latents_std"))
-    return vae.decode((latents * std + mean).to(vae.dtype), return_dict=False)[0].clamp(-1, 1)
+    return vae.decode((latents * std + mean).to(vae.dtype), return_dict=False)[0].float().clamp(-1, 1)
 
 
 def run(cfg: HubTeacherConfig) -> None:
