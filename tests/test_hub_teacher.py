@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from phased_dmd.diffusers_api import AutoencoderKLWan, WanTransformer3DModel
 from phased_dmd.teachers.flow_model import Condition, load_teacher
@@ -121,14 +122,16 @@ def test_a_student_distils_from_the_hub_teacher_without_data(hub, hub_student):
     experts = load_student(hub_student, 2)
     x = torch.randn(1, *hub[2].info.shape)
     assert experts[1](x, torch.ones(1) * 0.3, Condition(torch.tensor([1]))).shape == x.shape
+    saved = load_file(str(hub_student / "phase2/generator/transformer/diffusion_pytorch_model.safetensors"))
+    name = "proj_out.weight"
+    torch.testing.assert_close(experts[1].experts[0].state_dict()[name], saved[name])  # the trained weights
+    assert not torch.equal(saved[name], hub[0].transformer_2.state_dict()[name])  # not the teacher's
 
 
 def test_the_evaluation_measures_decoded_videos_with_the_papers_networks(hub, hub_student, metric_weights, tmp_path,
                                                                          capsys):
     """Base teacher and student of the paper-scale teacher, decoded by its VAE, measured by the paper backend
     (random-weight networks): every measure but those that need held-out data or the embedded judge."""
-    from safetensors.torch import load_file
-
     from phased_dmd.evaluate import main
 
     common = [f"teacher={hub[1].out_dir}", "classifier=none", "data_dir=none", "backend=paper",

@@ -41,7 +41,7 @@ class TeacherInfo:
     boundary: float | None = None  # Wan2.2: high-noise expert for t >= boundary
     shift: float = 1.0  # timestep shift its sampler uses
     width: int | None = None  # None: square (resolution x resolution)
-    hub: str = ""  # paper scale: the diffusers pipeline folder its transformers are read from (teachers/hub.py)
+    hub: str = ""  # paper scale: the diffusers pipeline (its VAE; a teacher's transformers too) (teachers/hub.py)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -130,7 +130,8 @@ def load_teacher(folder: Path) -> FlowModel:
     info = TeacherInfo(**json.loads(spec.read_text()))
     if info.kind not in TEACHER_KINDS:
         raise ValueError(f"{spec}: unknown teacher kind {info.kind!r}; expected one of {TEACHER_KINDS}")
-    cls, root = TRANSFORMER_CLASSES[info.architecture], Path(info.hub) if info.hub else folder
+    root = folder if (folder / EXPERT_FOLDERS[0]).is_dir() else Path(info.hub)  # a hub teacher: its pipeline's
+    cls = TRANSFORMER_CLASSES[info.architecture]
     experts = [cls.from_pretrained(root / name) for name in EXPERT_FOLDERS[: 1 if info.boundary is None else 2]]
     return FlowModel(info, experts, TinyTextEncoder.from_pretrained(folder / "text_encoder")).eval()
 
