@@ -26,6 +26,7 @@ from tqdm import trange
 
 from phased_dmd.checkpoint import checkpoint_origin, latest_checkpoint, load_checkpoint, save_checkpoint
 from phased_dmd.critic import critic_loss
+from phased_dmd.device import noise_like
 from phased_dmd.distill_config import DistillConfig
 from phased_dmd.dmd import dmd_generator_loss
 from phased_dmd.ema import ema_model
@@ -124,8 +125,8 @@ def fake_update(models: PhaseModels, p: int, cfg: DistillConfig, sample_batch: B
     x_in, cond = phase_input(models, p, cfg, sample_batch, gen)
     with torch.no_grad():
         x_s = phase_output(models.experts[p], phase, x_in, cond, cfg, gen)
-    t = renoise_times(cfg, phase, cfg.batch_size, False, models.floors.get(p, 0.0), gen).to(x_s.dtype)
-    noise = torch.randn(x_s.shape, generator=gen, dtype=x_s.dtype)
+    t = renoise_times(cfg, phase, cfg.batch_size, False, models.floors.get(p, 0.0), gen).to(x_s)
+    noise = noise_like(x_s, gen)
     loss = critic_loss(cfg.critic, bind(fake, cond), x_s, noise, phase.end_level, t, cfg.max_weight)
     _step(opt, loss, fake, cfg.grad_clip, "fake", it)
     return loss.item()
@@ -137,8 +138,8 @@ def generator_update(models: PhaseModels, p: int, cfg: DistillConfig, sample_bat
     phase, expert = plan_phases(cfg)[p], models.experts[p]
     x_in, cond = phase_input(models, p, cfg, sample_batch, gen)
     x_s = phase_output(expert, phase, x_in, cond, cfg, gen)
-    t = renoise_times(cfg, phase, cfg.batch_size, True, models.floors.get(p, 0.0), gen).to(x_s.dtype)
-    x_t = renoise(x_s.detach(), torch.randn(x_s.shape, generator=gen, dtype=x_s.dtype), phase.end_level, t)
+    t = renoise_times(cfg, phase, cfg.batch_size, True, models.floors.get(p, 0.0), gen).to(x_s)
+    x_t = renoise(x_s.detach(), noise_like(x_s, gen), phase.end_level, t)
     with torch.no_grad():
         x0_real = x0_from_velocity(x_t, models.teacher(x_t, t, cond), t)
         x0_fake = x0_from_velocity(x_t, models.fake_of(p)(x_t, t, cond), t)

@@ -30,6 +30,7 @@ from torch import Tensor
 
 from phased_dmd.distill import plan_phases
 from phased_dmd.config import ConfigError
+from phased_dmd.device import compute_device, model_device
 from phased_dmd.evaluation_config import EvaluationRunConfig
 from phased_dmd.io import atomic_write, write_json
 from phased_dmd.metrics.backends import EmbeddedBackend, PaperBackend, backend
@@ -89,27 +90,29 @@ def measure(metrics: EmbeddedBackend | PaperBackend, net: FeatureNet | None, sam
 
 def draw(cfg: EvaluationRunConfig, teacher: FlowModel, real: Tensor, cond: Condition, seed: int,
          gen: torch.Generator) -> Tensor:
-    """The source's samples for the conditions: held-out data, the base teacher's or a student's."""
+    """The source's samples for the conditions (on the teacher's device): held-out data, the base teacher's or
+    a student's."""
     if cfg.source == "real":
         return real
     if cfg.source == "base":
         return sample(teacher, cond, cfg.teacher_steps, cfg.teacher_cfg_scale, generator=gen)
     experts = load_student(Path(cfg.student) / f"seed{seed}", len(plan_phases(cfg.distill)))
-    return sample_student(experts, cfg.distill, cond, generator=gen)
+    return sample_student([e.to(model_device(teacher)) for e in experts], cfg.distill, cond, generator=gen)
 
 
 def run(cfg: EvaluationRunConfig) -> None:
     torch.set_num_threads(1)
     start, out = time.time(), Path(cfg.out_dir)
-    teacher = load_teacher(Path(cfg.teacher)).requires_grad_(False)
+    device = compute_device()
+    teacher = load_teacher(Path(cfg.teacher)).requires_grad_(False).to(device)
     paper_scale = bool(teacher.info.hub)  # a teacher from the hub: latents, no data, no feature network
     if paper_scale and (cfg.source == "real" or cfg.backend != "paper"):
         raise ConfigError(f"{cfg.teacher} is a paper-scale teacher: it has no held-out data (source=real) and is "
                           f"measured with backend=paper (got source={cfg.source}, backend={cfg.backend})")
     net = None if paper_scale else FeatureNet.from_pretrained(cfg.classifier).eval()
-    metrics = backend(cfg.backend, net, Path(cfg.weights))
+    metrics = backend(cfg.backend, net, Path(cfg.weights), device)
     if paper_scale:
-        vae = load_vae(Path(teacher.info.hub))
+        vae = load_vae(Path(teacher.info.hub)).to(device)
         reference, prompt_ids = None, torch.arange(len(teacher.info.prompts)).repeat_interleave(cfg.per_prompt)
         conditions = lambda gen: (None, Condition(prompt_ids))  # noqa: E731
     else:
@@ -122,7 +125,8 @@ def run(cfg: EvaluationRunConfig) -> None:
         real, cond = conditions(gen)
         samples = draw(cfg, teacher, real, cond, seed, gen)
         if paper_scale:
-            samples = torch.cat([decode(vae, part) for part in samples.split(cfg.decode_batch)])
+            samples = torch.cat([decode(vae, part).cpu() for part in samples.split(cfg.decode_batch)])
+        samples = samples.cpu()
         began = time.time()
         per_seed[seed], feats = measure(metrics, net, samples, cond.prompt_ids, teacher.info.prompts, cfg.group,
                                         reference)

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from phased_dmd.choices import STEP_RULES
+from phased_dmd.device import noise_like
 from phased_dmd.schedule import add_noise, x0_from_velocity
 
 StepRule = Literal["euler", "renoise"]
@@ -48,7 +49,7 @@ def step(
     if rule == "euler":
         return euler_step(x, v, t_from, t_to)
     if rule == "renoise":
-        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+        noise = noise_like(x, generator)
         return renoise_step(x, v, t_from, t_to, noise)
     raise ValueError(f"unknown step rule {rule!r}; expected one of {STEP_RULES}")
 

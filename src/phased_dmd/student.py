@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from phased_dmd.device import compute_device, model_device
 from phased_dmd.distill import PhaseModels, plan_phases, run_experts, train_phase
 from phased_dmd.distill_config import DistillConfig
 from phased_dmd.grids import Phase
@@ -84,8 +85,9 @@ def load_student(out_dir: Path, phases: int) -> list[FlowModel]:
 def sample_student(experts: list[FlowModel], cfg: DistillConfig, cond: Condition,
                    generator: torch.Generator | None = None) -> torch.Tensor:
     """Few-step samples: the experts run in sequence over their phases (a mixture of experts by noise level)."""
-    noise = torch.randn((len(cond), *experts[0].info.shape), generator=generator)
-    return run_experts(experts, plan_phases(cfg), noise, cond, cfg, generator)
+    device = model_device(experts[0])
+    noise = torch.randn((len(cond), *experts[0].info.shape), generator=generator).to(device)
+    return run_experts(experts, plan_phases(cfg), noise, cond.to(device), cfg, generator)
 
 
 def run(cfg: StudentRunConfig) -> None:
@@ -97,11 +99,13 @@ def run(cfg: StudentRunConfig) -> None:
                          f"steps has {len(phases)} phase(s)")
     joint = settings.schedule == "joint"
     trained = list(range(len(phases))) if joint else [cfg.phase - 1]
-    teacher = load_teacher(Path(cfg.teacher)).requires_grad_(False)
+    device = compute_device()
+    teacher = load_teacher(Path(cfg.teacher)).requires_grad_(False).to(device)
     torch.manual_seed(cfg.seed)
     models = PhaseModels(
         lambda x, t, cond: teacher.guided(x, t, cond, settings.cfg_scale, settings.cfg_form),
-        experts=[*load_student(out, trained[0]), *(trainable(phase_generator(teacher, phases[p])) for p in trained)],
+        experts=[*(e.to(device) for e in load_student(out, trained[0])),
+                 *(trainable(phase_generator(teacher, phases[p])) for p in trained)],
         fakes=[trainable(copy.deepcopy(teacher)) for _ in trained],
         floors={p: phase_floor(teacher, phases[p]) for p in trained})
     if teacher.info.hub:  # a paper-scale teacher: data-free, prompts only
@@ -111,7 +115,7 @@ def run(cfg: StudentRunConfig) -> None:
 
     def sample_batch(n: int, gen: torch.Generator) -> tuple[torch.Tensor, Condition]:
         x0, cond = batches(n, gen)
-        return torch.randn(x0.shape, generator=gen), cond
+        return torch.randn(x0.shape, generator=gen).to(device), cond.to(device)
 
     run_dir = out / "joint" if joint else phase_dir(out, cfg.phase)
     sources = [Path(cfg.teacher), *(phase_dir(out, p + 1) / "generator" for p in range(trained[0]))]

@@ -13,6 +13,7 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+import torch
 from torch import Tensor
 
 from phased_dmd.metrics import pretrained as P
@@ -67,50 +68,52 @@ class PaperBackend:
         "consistency": "VBench's subject consistency rule on DINOv3 features (VBench: DINO ViT-B/16)",
         "smoothness": "VBench's motion smoothness rule with the average of neighbouring frames (not AMT-S)"}
 
-    def __init__(self, weights: Path):
-        self.weights = Path(weights)
+    def __init__(self, weights: Path, device: torch.device | str = "cpu"):
+        self.weights, self.device = Path(weights), torch.device(device)
 
     @cached_property
     def dinov3(self):
-        return P.load_dinov3(self.weights)
+        return P.load_dinov3(self.weights).to(self.device)
 
     @cached_property
     def lpips(self):
-        return P.load_lpips(self.weights)
+        return P.load_lpips(self.weights).to(self.device)
 
     @cached_property
     def inception(self):
-        return P.load_inception(self.weights)
+        return P.load_inception(self.weights).to(self.device)
 
     @cached_property
     def raft(self):
-        return P.load_raft(self.weights)
+        return P.load_raft(self.weights).to(self.device)
 
     @cached_property
     def i3d(self):
-        return P.load_i3d(self.weights)
+        return P.load_i3d(self.weights).to(self.device)
 
     def features(self, frames: Tensor) -> Tensor:
-        return P.dinov3_features(self.dinov3, frames)
+        return P.dinov3_features(self.dinov3, frames.to(self.device)).cpu()
 
     def perceptual(self, a: Tensor, b: Tensor) -> Tensor:
-        return P.lpips_distance(self.lpips, a, b)
+        return P.lpips_distance(self.lpips, a.to(self.device), b.to(self.device)).cpu()
 
     def frechet_features(self, frames: Tensor) -> Tensor:
-        return P.inception_features(self.inception, frames)
+        return P.inception_features(self.inception, frames.to(self.device)).cpu()
 
     def flow(self, video: Tensor) -> np.ndarray:
-        return P.raft_flow(self.raft, video.float())
+        return P.raft_flow(self.raft, video.float().to(self.device))
 
     def video_features(self, videos: Tensor) -> Tensor | None:
-        return P.i3d_features(self.i3d, videos.float())
+        return P.i3d_features(self.i3d, videos.float().to(self.device)).cpu()
 
 
-def backend(name: str, net: FeatureNet, weights: Path) -> EmbeddedBackend | PaperBackend:
-    """The backend called `name`; the paper's checks that its weights are all there before anything is drawn."""
+def backend(name: str, net: FeatureNet | None, weights: Path,
+            device: torch.device | str = "cpu") -> EmbeddedBackend | PaperBackend:
+    """The backend called `name` (the paper's networks on `device`; the embedded ones are small and stay on the
+    CPU); the paper's checks that its weights are all there before anything is drawn."""
     if name == "embedded":
         return EmbeddedBackend(net)
     for network in ("dinov3", "alexnet", "inception", "raft", "i3d"):
         P.require(weights, network)
-    return PaperBackend(weights)
+    return PaperBackend(weights, device)
 

@@ -123,7 +123,7 @@ def dinov3_features(model: nn.Module, images: Tensor, size: int | None = None) -
     """Images (N, C, H, W) in [-1, 1] -> pooled features (N, D), preprocessed as DINOv3's image processor does
     (resized to `size`, default the model's image size; ImageNet-normalised)."""
     x = to_rgb(images, size or model.config.image_size)
-    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (IMAGENET_MEAN, IMAGENET_STD))
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1).to(x) for v in (IMAGENET_MEAN, IMAGENET_STD))
     return model(pixel_values=(x - mean) / std).pooler_output
 
 
@@ -167,7 +167,7 @@ def raft_flow(model: nn.Module, video: Tensor, min_size: int = 128) -> np.ndarra
     flow = model(big[:-1], big[1:])[-1]  # (F-1, 2, H * scale, W * scale)
     if scale > 1:
         flow = F.interpolate(flow, size=(height, width), mode="area") / scale
-    return flow.permute(0, 2, 3, 1).double().numpy()
+    return flow.permute(0, 2, 3, 1).double().cpu().numpy()
 
 
 def load_inception(folder: Path) -> nn.Module:

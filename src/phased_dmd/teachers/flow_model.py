@@ -69,6 +69,9 @@ class Condition:
     def repeat(self, times: int) -> Condition:
         return self.select(torch.arange(len(self)).repeat(times))
 
+    def to(self, device: torch.device) -> Condition:
+        return Condition(self.prompt_ids.to(device), None if self.first_frame is None else self.first_frame.to(device))
+
 
 class FlowModel(nn.Module):
     """Transformer expert(s) + text encoder; call with (x (B, C, H, W) or (B, C, F, H, W), t (B,), Condition)."""

@@ -32,6 +32,7 @@ from torch import Tensor
 
 from phased_dmd import config as C
 from phased_dmd.choices import TEACHER_KINDS
+from phased_dmd.device import compute_device
 from phased_dmd.diffusers_api import AutoencoderKLWan, DiffusionPipeline
 from phased_dmd.io import write_json
 from phased_dmd.runs import run_main
@@ -81,9 +82,10 @@ def pipeline_folder(source: str, out_dir: Path) -> Path:
     return folder
 
 
-def load_pipeline(folder: Path, dtype: torch.dtype):
-    """The diffusers pipeline saved in `folder` (local files only; no remote code)."""
-    return DiffusionPipeline.from_pretrained(str(folder), torch_dtype=dtype, local_files_only=True)
+def load_pipeline(folder: Path, dtype: torch.dtype, **components):
+    """The diffusers pipeline saved in `folder` (local files only; no remote code); `components` replace its
+    own (None: not loaded)."""
+    return DiffusionPipeline.from_pretrained(str(folder), torch_dtype=dtype, local_files_only=True, **components)
 
 
 def scheduler_shift(scheduler) -> float:
@@ -97,7 +99,7 @@ def prompt_table(pipe, prompts: list[str], negative_prompt: str, max_sequence_le
     """The pipeline's text embeddings of every prompt, then the negative prompt (the last, 'empty' index)."""
     embeds, negative = pipe.encode_prompt(prompts, negative_prompt=[negative_prompt] * len(prompts),
                                           do_classifier_free_guidance=True, max_sequence_length=max_sequence_length)
-    table = torch.cat([embeds, negative[:1]])
+    table = torch.cat([embeds, negative[:1]]).cpu()
     text = TinyTextEncoder(len(prompts), table.shape[1], table.shape[2]).to(table.dtype)
     text.embed.weight.data.copy_(table.flatten(1))
     return text.requires_grad_(False)
@@ -111,7 +113,9 @@ def fetch_teacher(cfg: HubTeacherConfig) -> TeacherInfo:
     expected = KINDS[cfg.kind].paper_pipeline
     if index.get("_class_name") != expected:
         raise ValueError(f"{folder}/model_index.json: a {index.get('_class_name')}, expected {expected} for {cfg.kind}")
-    pipe = load_pipeline(folder, DTYPES[cfg.dtype])
+    pipe = load_pipeline(folder, DTYPES[cfg.dtype], transformer=None, transformer_2=None)  # the text side only
+    pipe.text_encoder.to(compute_device())
+    transformer = json.loads((folder / "transformer" / "config.json").read_text())
     two_experts = index.get("transformer_2", [None])[0] is not None
     if two_experts != (KINDS[cfg.kind].boundary is not None):
         raise ValueError(f"{folder}: {'two' if two_experts else 'one'} transformer(s), but {cfg.kind} has "
@@ -119,7 +123,7 @@ def fetch_teacher(cfg: HubTeacherConfig) -> TeacherInfo:
     spatial, temporal = pipe.vae_scale_factor_spatial, pipe.vae_scale_factor_temporal
     info = TeacherInfo(
         kind=cfg.kind, prompts=list(cfg.prompts), resolution=cfg.height // spatial, width=cfg.width // spatial,
-        channels=pipe.transformer.config.out_channels, architecture="wan",
+        channels=transformer["out_channels"], architecture="wan",
         task="t2i" if KINDS[cfg.kind].task == "t2i" else "t2v",
         frames=1 if KINDS[cfg.kind].task == "t2i" else (cfg.num_frames - 1) // temporal + 1,
         boundary=pipe.config.boundary_ratio if two_experts else None, shift=scheduler_shift(pipe.scheduler),

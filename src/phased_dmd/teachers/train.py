@@ -20,6 +20,7 @@ from tqdm import trange
 
 from phased_dmd.critic import critic_loss
 from phased_dmd.data.fashion_mnist import CLASS_NAMES
+from phased_dmd.device import model_device
 from phased_dmd.ema import ema_model
 from phased_dmd.grids import step_grid
 from phased_dmd.io import write_json
@@ -73,7 +74,9 @@ def train_teacher(model: FlowModel, batches: Batches, cfg: TeacherTrainConfig, b
 def sample(model: FlowModel, cond: Condition, steps: int = 40, scale: float = 4.0, form: str = "standard",
            generator: torch.Generator | None = None) -> Tensor:
     """Euler sampling of the guided probability-flow ODE from t = 1 to 0 (2 model evaluations per step)."""
-    x = torch.randn((len(cond), *model.info.shape), generator=generator)
+    device = model_device(model)
+    x = torch.randn((len(cond), *model.info.shape), generator=generator).to(device)
+    cond = cond.to(device)
     fn = lambda x, t: model.guided(x, t, cond, scale, form)  # noqa: E731
     return rollout([fn], [0] * steps, x, step_grid(steps, model.info.shift).tolist(), "euler")
 
