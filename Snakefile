@@ -14,6 +14,7 @@ from phased_dmd.evaluation_config import FIGURES, TABLES
 from phased_dmd.data.fashion_mnist import FILES as FASHION_MNIST_FILES
 from phased_dmd.launch import CLUSTERS
 from phased_dmd.params import load_params
+from phased_dmd.teachers.kinds import KINDS
 from phased_dmd.toy.figure2_config import OBJECTIVES as FIGURE2_OBJECTIVES
 from snakemake.exceptions import WorkflowError
 
@@ -94,10 +95,19 @@ rule fashion_mnist:
 # ---- Teachers: trained at embedded scale, fetched from the hub at paper scale (params.yaml teachers.scale)
 
 
+PAPER_SCALE_KEYS = ("names", "scale", "sources", "prompts", "images")  # not the embedded teacher run's knobs
+
+
+def quoted_list(values):
+    """A Hydra list of quoted strings (they may hold commas, quotes or spaces)."""
+    return "[" + ",".join("'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for v in values) + "]"
+
+
 def hub_overrides(w):
-    """The paper-scale teacher run's source and prompts, quoted for Hydra (prompts may hold commas)."""
-    prompts = ",".join("'" + p.replace("\\", "\\\\").replace("'", "\\'") + "'" for p in PARAMS.teachers.prompts)
-    return shlex.join([f"source={PARAMS.teachers.sources.get(w.teacher, '')}", f"prompts=[{prompts}]"])
+    """The paper-scale teacher run's source, prompts and (image-to-video) images."""
+    images = PARAMS.teachers.images if KINDS[w.teacher].task == "i2v" else []
+    return shlex.join([f"source={PARAMS.teachers.sources.get(w.teacher, '')}",
+                       f"prompts={quoted_list(PARAMS.teachers.prompts)}", f"images={quoted_list(images)}"])
 
 
 if PAPER_SCALE:
@@ -125,7 +135,7 @@ else:
             grid="reports/teacher_{teacher}.png",
         params:
             run=run("phased_dmd.teachers.train", "results/teachers/{teacher}/submitit"),
-            overrides=shlex.join(section_overrides(PARAMS.teachers, ("names", "scale", "sources", "prompts"))),
+            overrides=shlex.join(section_overrides(PARAMS.teachers, PAPER_SCALE_KEYS)),
         log:
             "results/teachers/{teacher}/train.log",
         threads: 1

@@ -16,10 +16,10 @@ from phased_dmd.teachers.train import sample
 PROMPTS = ["a coat", "a dress on a chair"]
 
 
-def tiny_wan_pipeline(folder, boundary_ratio=0.875):
+def tiny_wan_pipeline(folder, boundary_ratio=0.875, image_to_video=False):
     """A tiny WanPipeline with two experts (Wan2.2's layout; one without a boundary ratio), a tiny UMT5 and a
-    word-level tokenizer."""
-    from diffusers import FlowMatchEulerDiscreteScheduler, WanPipeline
+    word-level tokenizer; or a WanImageToVideoPipeline (Wan2.2-I2V's layout: no image encoder)."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, WanImageToVideoPipeline, WanPipeline
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast, UMT5Config, UMT5EncoderModel
 
@@ -31,11 +31,13 @@ def tiny_wan_pipeline(folder, boundary_ratio=0.875):
     text_encoder = UMT5EncoderModel(UMT5Config(vocab_size=len(words), d_model=16, d_kv=4, d_ff=32, num_layers=2,
                                                num_heads=4, relative_attention_num_buckets=8))
     expert = lambda: WanTransformer3DModel(  # noqa: E731
-        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=8, in_channels=16, out_channels=16,
+        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=8, in_channels=36 if image_to_video else 16,
+        out_channels=16,
         text_dim=16, freq_dim=32, ffn_dim=32, num_layers=2, rope_max_seq_len=32)
     vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
                            temperal_downsample=[False, True, True])
-    pipe = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, transformer=expert(),
+    cls = WanImageToVideoPipeline if image_to_video else WanPipeline
+    pipe = cls(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, transformer=expert(),
                        transformer_2=expert() if boundary_ratio else None,
                        scheduler=FlowMatchEulerDiscreteScheduler(shift=1.0),
                        boundary_ratio=boundary_ratio)
@@ -188,3 +190,40 @@ def test_table_3_at_paper_scale_from_a_local_pipeline(repo, tmp_path, metric_wei
     assert table3["backend"]["name"] == "paper" and "RAFT" in table3["backend"]["flow"]
     bad = run(["snakemake", "-n", "reports/table5.md"], repo, check=False)
     assert bad.returncode == 1 and "teachers ['wan2.2-i2v'] are not all in teachers.names" in bad.stdout + bad.stderr
+
+
+def test_the_image_to_video_teacher_conditions_on_each_prompts_image_as_the_pipeline(tmp_path):
+    """Wan2.2-I2V: the pipeline's latent condition of each prompt's image, saved with the teacher; one guided step
+    from t = 1 of our teacher, decoded, against WanImageToVideoPipeline's output for the same image."""
+    from diffusers.utils import load_image
+    from PIL import Image
+
+    pipe = tiny_wan_pipeline(tmp_path / "Wan2.2-I2V-A14B-Diffusers", boundary_ratio=0.9, image_to_video=True)
+    images = []
+    for i in range(2):
+        pixels = torch.randint(0, 256, (16, 32, 3), generator=torch.Generator().manual_seed(i), dtype=torch.uint8)
+        images.append(str(tmp_path / f"image{i}.png"))
+        Image.fromarray(pixels.numpy()).save(images[-1])
+    cfg = HubTeacherConfig(kind="wan2.2-i2v", source=str(tmp_path / "Wan2.2-I2V-A14B-Diffusers"),
+                           out_dir=str(tmp_path / "t"), prompts=PROMPTS, images=images, negative_prompt="blurry",
+                           height=16, width=32, num_frames=5, max_sequence_length=8, dtype="float32")
+    fetch_teacher(cfg)
+    teacher = load_teacher(tmp_path / "t")
+    assert teacher.info.task == "i2v" and teacher.info.boundary == 0.9
+    assert teacher.image_conditions.shape == (2, 20, 2, 2, 4)  # 4 mask channels + 16 latent channels
+    with torch.no_grad():
+        ours = decode(load_vae(teacher.info.hub),
+                      sample(teacher, Condition(torch.tensor([1])), 1, 4.0, generator=torch.Generator().manual_seed(3)))
+        noise = torch.randn((1, *teacher.info.shape), generator=torch.Generator().manual_seed(3))
+        theirs = pipe(image=load_image(images[1]), prompt=PROMPTS[1], negative_prompt="blurry", height=16, width=32,
+                      num_frames=5, num_inference_steps=1, guidance_scale=4.0, latents=noise, max_sequence_length=8,
+                      output_type="pt").frames
+    torch.testing.assert_close((ours.transpose(1, 2) + 1) / 2, theirs, atol=1e-4, rtol=0)
+    problems = list(HubTeacherConfig(kind="wan2.2-i2v", out_dir="o", prompts=["a", "b"], images=["x"]).check())
+    assert [p[0] for p in problems] == ["images"]
+    from phased_dmd.student import load_student, main  # a phase of a student: its expert keeps the conditions
+
+    assert main([f"teacher={tmp_path / 't'}", f"data_dir={tmp_path}", f"out_dir={tmp_path / 's'}", "phase=1",
+                 "distill.method=phased", "distill.shift=9.0", "distill.iterations=1", "distill.ttur=1",
+                 "distill.batch_size=2"]) == 0
+    torch.testing.assert_close(load_student(tmp_path / "s", 1)[0].image_conditions, teacher.image_conditions)

@@ -3,7 +3,7 @@
 - Wan (`WanTransformer3DModel`): videos (B, C, F, H, W), images as one frame; t given as t * 1000.
   Image-to-video (Wan2.2-I2V) concatenates to the noisy video a mask channel (1 on the first frame)
   and the conditioning video (the first frame, zeros after), as WanImageToVideoPipeline does with
-  its latent condition.
+  its latent condition; at paper scale the condition is that pipeline's own (teachers/hub.py).
 - Qwen-Image (`QwenImageTransformer2DModel`): images packed into a token sequence of p x p patches,
   as QwenImagePipeline packs latents; t given in [0, 1]; `img_shapes` places the patches for RoPE.
 """
@@ -35,8 +35,9 @@ def wan_velocity(transformer: WanTransformer3DModel, x: Tensor, t: Tensor, text:
                  first_frame: Tensor | None = None) -> Tensor:
     """Velocity of x (B, C, H, W) or (B, C, F, H, W) at t (B,) in [0, 1]."""
     video = x if x.ndim == 5 else x.unsqueeze(2)
-    if first_frame is not None:
-        video = torch.cat([video, i2v_condition(first_frame, video.shape[2])], dim=1)
+    if first_frame is not None:  # a 5-D one is already the pipeline's latent condition (paper scale)
+        condition = first_frame if first_frame.ndim == 5 else i2v_condition(first_frame, video.shape[2])
+        video = torch.cat([video, condition.to(video.dtype)], dim=1)
     v = transformer(video, t.to(x.dtype) * 1000, text, return_dict=False)[0]
     return v if x.ndim == 5 else v.squeeze(2)
 

@@ -8,7 +8,7 @@ from omegaconf import MISSING
 
 from phased_dmd import config as C
 from phased_dmd.choices import CFG_FORMS, SCALES, TEACHER_KINDS
-from phased_dmd.teachers.kinds import PAPER_SCALE_KINDS
+from phased_dmd.teachers.kinds import KINDS, PAPER_SCALE_KINDS
 
 
 @dataclass
@@ -68,6 +68,7 @@ class TeachersParams:
     scale: str = "embedded"  # embedded: train tiny teachers | paper: fetch the paper's from the hub
     sources: dict[str, str] = field(default_factory=dict)  # paper scale: kind -> hub id or local pipeline folder
     prompts: list[str] = field(default_factory=list)  # paper scale: the prompts the students are distilled on
+    images: list[str] = field(default_factory=list)  # paper-scale image-to-video: the first frame of each prompt
 
     def check(self):
         yield from C.choices("names", self.names, TEACHER_KINDS)
@@ -75,6 +76,8 @@ class TeachersParams:
         if self.scale == "paper":
             yield from C.choices("names", self.names, PAPER_SCALE_KINDS)
             yield from C.non_empty_unique("prompts", self.prompts)
+            if any(KINDS[k].task == "i2v" for k in self.names if k in KINDS) and len(self.images) != len(self.prompts):
+                yield "images", f"one image per prompt ({len(self.prompts)}) for image-to-video", self.images
         for kind in self.sources:
             yield from C.choice(f"sources.{kind}", kind, TEACHER_KINDS)
 

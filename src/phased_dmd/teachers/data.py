@@ -41,7 +41,8 @@ def training_batches(info: TeacherInfo, items: Tensor, labels: Tensor) -> Batche
 
 def prompt_batches(info: TeacherInfo) -> Batches:
     """Paper scale, where distillation sees no data: random prompts, with an empty x_0 of the latents' shape."""
-    return lambda n, gen: (torch.empty(n, *info.shape), Condition(torch.randint(len(info.prompts), (n,), generator=gen)))
+    return lambda n, gen: (torch.empty(n, *info.shape),
+                           Condition(torch.randint(len(info.prompts), (n,), generator=gen)))
 
 
 def prompt_conditions(info: TeacherInfo, items: Tensor, labels: Tensor, per_prompt: int,

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from phased_dmd.choices import TEACHER_KINDS
@@ -24,6 +25,7 @@ from phased_dmd.teachers.kinds import KINDS
 from phased_dmd.teachers.text import TinyTextEncoder
 
 EXPERT_FOLDERS = ("transformer", "transformer_2")  # diffusers' Wan2.2 layout: high-noise, low-noise
+IMAGE_CONDITIONS = "image_conditions.safetensors"  # paper-scale I2V: the latent condition of each prompt's image
 
 
 @dataclass
@@ -74,14 +76,26 @@ class Condition:
 
 
 class FlowModel(nn.Module):
-    """Transformer expert(s) + text encoder; call with (x (B, C, H, W) or (B, C, F, H, W), t (B,), Condition)."""
+    """Transformer expert(s) + text encoder; call with (x (B, C, H, W) or (B, C, F, H, W), t (B,), Condition).
 
-    def __init__(self, info: TeacherInfo, experts: list[nn.Module], text_encoder: TinyTextEncoder):
+    Image-to-video at paper scale: `image_conditions` (P, C', F, h, w) holds the latent condition of prompt i's
+    image; a Condition without first frames takes them from there by prompt.
+    """
+
+    def __init__(self, info: TeacherInfo, experts: list[nn.Module], text_encoder: TinyTextEncoder,
+                 image_conditions: Tensor | None = None):
         super().__init__()
         if len(experts) != (1 if info.boundary is None else 2):
             raise ValueError(f"{info.kind}: {len(experts)} experts given; boundary {info.boundary} needs "
                              f"{1 if info.boundary is None else 2}")
         self.info, self.experts, self.text_encoder = info, nn.ModuleList(experts), text_encoder
+        self.register_buffer("image_conditions", image_conditions, persistent=False)
+
+    def resolve(self, cond: Condition) -> Condition:
+        """The condition with its first frames: given, or the prompts' image conditions (paper-scale I2V)."""
+        if cond.first_frame is not None or self.image_conditions is None:
+            return cond
+        return Condition(cond.prompt_ids, self.image_conditions[cond.prompt_ids])
 
     def expert_index(self, t: Tensor) -> Tensor:
         """Which expert serves each t: 0 (the only one, or the high-noise one) or 1 (low-noise)."""
@@ -90,7 +104,7 @@ class FlowModel(nn.Module):
         return 1 - teacher_expert(t, self.info.boundary)
 
     def forward(self, x: Tensor, t: Tensor, cond: Condition) -> Tensor:
-        velocity = VELOCITY[self.info.architecture]
+        velocity, cond = VELOCITY[self.info.architecture], self.resolve(cond)
         if len(self.experts) == 1:
             return velocity(self.experts[0], x, t, self.text_encoder(cond.prompt_ids), cond.first_frame)
         which, out = self.expert_index(t), torch.zeros_like(x)
@@ -104,6 +118,7 @@ class FlowModel(nn.Module):
 
     def guided(self, x: Tensor, t: Tensor, cond: Condition, scale: float, form: str = "standard") -> Tensor:
         """Classifier-free guidance; the unconditional branch has the empty prompt (and keeps the first frame)."""
+        cond = self.resolve(cond)
         both = Condition(torch.cat([self.text_encoder.empty_like(cond.prompt_ids), cond.prompt_ids]),
                          None if cond.first_frame is None else torch.cat([cond.first_frame, cond.first_frame]))
         v_uncond, v_cond = self(torch.cat([x, x]), torch.cat([t, t]), both).chunk(2)
@@ -111,7 +126,8 @@ class FlowModel(nn.Module):
 
     def expert_copy(self, index: int) -> FlowModel:
         """A one-expert model initialised from expert `index` (a generator expert), sharing the text encoder."""
-        return FlowModel(replace(self.info, boundary=None), [copy.deepcopy(self.experts[index])], self.text_encoder)
+        return FlowModel(replace(self.info, boundary=None), [copy.deepcopy(self.experts[index])], self.text_encoder,
+                         self.image_conditions)
 
     def save(self, folder: Path) -> None:
         """The diffusers layout: transformer/ (and transformer_2/), text_encoder/ via save_pretrained, teacher.json."""
@@ -119,6 +135,8 @@ class FlowModel(nn.Module):
         for name, expert in zip(EXPERT_FOLDERS, self.experts):
             expert.save_pretrained(folder / name)
         self.text_encoder.save_pretrained(folder / "text_encoder")
+        if self.image_conditions is not None:
+            save_file({"conditions": self.image_conditions.cpu().contiguous()}, str(folder / IMAGE_CONDITIONS))
         (folder / "teacher.json").write_text(json.dumps(asdict(self.info), indent=2) + "\n")
 
 
@@ -136,7 +154,9 @@ def load_teacher(folder: Path) -> FlowModel:
     root = folder if (folder / EXPERT_FOLDERS[0]).is_dir() else Path(info.hub)  # a hub teacher: its pipeline's
     cls = TRANSFORMER_CLASSES[info.architecture]
     experts = [cls.from_pretrained(root / name) for name in EXPERT_FOLDERS[: 1 if info.boundary is None else 2]]
-    return FlowModel(info, experts, TinyTextEncoder.from_pretrained(folder / "text_encoder")).eval()
+    images = folder / IMAGE_CONDITIONS
+    conditions = load_file(str(images))["conditions"] if images.is_file() else None
+    return FlowModel(info, experts, TinyTextEncoder.from_pretrained(folder / "text_encoder"), conditions).eval()
 
 
 def teacher_info(kind: str, prompts: list[str], resolution: int, channels: int = 1, frames: int = 1,

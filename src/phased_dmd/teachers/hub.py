@@ -1,4 +1,4 @@
-"""Paper-scale teachers from the hub: Wan2.1-T2V-14B and Wan2.2-T2V-A14B in diffusers' pipeline layout.
+"""Paper-scale teachers from the hub: Wan2.1-T2V-14B, Wan2.2-T2V-A14B and Wan2.2-I2V-A14B in diffusers' layout.
 
 The teacher rule at paper scale (params.yaml `teachers.scale: paper`) runs this instead of training:
 
@@ -9,13 +9,14 @@ The teacher rule at paper scale (params.yaml `teachers.scale: paper`) runs this 
 local folder in the same layout (model_index.json, transformer/, transformer_2/ for Wan2.2, vae/,
 text_encoder/, tokenizer/, scheduler/). The pipeline's own `encode_prompt` (UMT5) encodes the prompts
 and the negative prompt once; the table of their embeddings is saved as the teacher's text encoder, so
-distillation never loads UMT5. The transformers are read from the pipeline folder, the boundary from
+distillation never loads UMT5. For image-to-video, each prompt comes with an image (`images`), and the
+pipeline's own `prepare_latents` turns it into its latent condition (first-frame mask and VAE-encoded
+video), saved beside the prompts. The transformers are read from the pipeline folder, the boundary from
 the pipeline's `boundary_ratio` (Wan2.2: `transformer` serves t >= boundary, `transformer_2` below) and
 the timestep shift from its scheduler. The teacher works in the VAE's latent space; `decode` turns
 latents into videos in [-1, 1] as WanPipeline does (`load_vae`).
 
-Not yet: Qwen-Image (its text embeddings carry a mask of varying length) and Wan2.2-I2V (its latent
-first-frame condition), which stop with an error saying so.
+Not yet: Qwen-Image (its text embeddings carry a mask of varying length), which stops with an error saying so.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import torch
 from omegaconf import MISSING
+from safetensors.torch import save_file
 from torch import Tensor
 
 from phased_dmd import config as C
@@ -36,7 +38,7 @@ from phased_dmd.device import compute_device
 from phased_dmd.diffusers_api import AutoencoderKLWan, DiffusionPipeline
 from phased_dmd.io import write_json
 from phased_dmd.runs import run_main
-from phased_dmd.teachers.flow_model import TeacherInfo
+from phased_dmd.teachers.flow_model import IMAGE_CONDITIONS, TeacherInfo
 from phased_dmd.teachers.kinds import KINDS, PAPER_SCALE_KINDS
 from phased_dmd.teachers.text import TinyTextEncoder
 
@@ -47,10 +49,11 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 class HubTeacherConfig:
     """Fetch one paper-scale teacher and encode its prompts (configs/hub_teacher.yaml + overrides)."""
 
-    kind: str = MISSING  # wan2.1 | wan2.2 | wan2.2-t2v
+    kind: str = MISSING  # wan2.1 | wan2.2 | wan2.2-t2v | wan2.2-i2v
     source: str = ""  # hub id or local folder; empty: the paper's model for the kind (teachers/kinds.py)
     out_dir: str = MISSING  # writes teacher.json and text_encoder/ (the encoded prompts)
     prompts: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)  # image-to-video: the first frame of prompt i (a file)
     negative_prompt: str = ""  # the unconditional branch of CFG
     height: int = 480  # pixels of the generated video (the paper's Wan resolution 832 x 480)
     width: int = 832
@@ -61,8 +64,10 @@ class HubTeacherConfig:
     def check(self):
         yield from C.choice("kind", self.kind, TEACHER_KINDS)
         if self.kind in TEACHER_KINDS and self.kind not in PAPER_SCALE_KINDS:
-            yield "kind", f"a kind with a paper-scale loader {list(PAPER_SCALE_KINDS)} (Qwen-Image, I2V: to come)", self.kind
+            yield "kind", f"a kind with a paper-scale loader {list(PAPER_SCALE_KINDS)} (Qwen-Image: to come)", self.kind
         yield from C.non_empty_unique("prompts", self.prompts)
+        if self.kind in KINDS and KINDS[self.kind].task == "i2v" and len(self.images) != len(self.prompts):
+            yield "images", f"one image per prompt ({len(self.prompts)}) for image-to-video", self.images
         yield from C.choice("dtype", self.dtype, tuple(DTYPES))
         if (self.num_frames - 1) % 4:
             yield "num_frames", "4k + 1 frames (Wan's VAE compresses time by 4)", self.num_frames
@@ -105,6 +110,24 @@ def prompt_table(pipe, prompts: list[str], negative_prompt: str, max_sequence_le
     return text.requires_grad_(False)
 
 
+@torch.no_grad()
+def image_conditions(pipe, images: list[str], info: TeacherInfo, height: int, width: int, frames: int) -> Tensor:
+    """Each image's latent condition (P, 4 + C, F, h, w), made by WanImageToVideoPipeline's own preprocessing
+    and prepare_latents (the first-frame mask, then the VAE-encoded first frame followed by zeros)."""
+    from diffusers.utils import load_image
+
+    pipe.vae.to(compute_device())
+    out = []
+    for path in images:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"image-to-video: the image {path} (teachers.images) does not exist")
+        image = pipe.video_processor.preprocess(load_image(path), height=height, width=width)
+        latents = torch.zeros(1, *info.shape)
+        out.append(pipe.prepare_latents(image.to(compute_device()), 1, info.channels, height, width, frames,
+                                        torch.float32, compute_device(), None, latents)[1].cpu())
+    return torch.cat(out)
+
+
 def fetch_teacher(cfg: HubTeacherConfig) -> TeacherInfo:
     """Fetch the pipeline, encode the prompts, write teacher.json and text_encoder/ into out_dir."""
     out = Path(cfg.out_dir)
@@ -123,12 +146,14 @@ def fetch_teacher(cfg: HubTeacherConfig) -> TeacherInfo:
     spatial, temporal = pipe.vae_scale_factor_spatial, pipe.vae_scale_factor_temporal
     info = TeacherInfo(
         kind=cfg.kind, prompts=list(cfg.prompts), resolution=cfg.height // spatial, width=cfg.width // spatial,
-        channels=transformer["out_channels"], architecture="wan",
-        task="t2i" if KINDS[cfg.kind].task == "t2i" else "t2v",
+        channels=transformer["out_channels"], architecture="wan", task=KINDS[cfg.kind].task,
         frames=1 if KINDS[cfg.kind].task == "t2i" else (cfg.num_frames - 1) // temporal + 1,
         boundary=pipe.config.boundary_ratio if two_experts else None, shift=scheduler_shift(pipe.scheduler),
         hub=str(folder.resolve()))
     prompt_table(pipe, info.prompts, cfg.negative_prompt, cfg.max_sequence_length).save_pretrained(out / "text_encoder")
+    if info.task == "i2v":
+        conditions = image_conditions(pipe, cfg.images, info, cfg.height, cfg.width, cfg.num_frames)
+        save_file({"conditions": conditions.contiguous()}, str(out / IMAGE_CONDITIONS))
     write_json(out / "teacher.json", info.__dict__)
     return info
 
