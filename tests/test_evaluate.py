@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from phased_dmd.evaluate import measure
+from phased_dmd.evaluate import measure, reference_features
 from phased_dmd.evaluation_config import EvaluationRunConfig
 from phased_dmd.metrics.backends import EmbeddedBackend, PaperBackend, backend
 from phased_dmd.metrics.classifier import FeatureNet
@@ -35,7 +35,8 @@ def test_measure_gives_every_table_measure_with_either_backend(name, net, backen
     metrics = backends[name]
     assert isinstance(metrics, {"embedded": EmbeddedBackend, "paper": PaperBackend}[name])
     samples, reference = videos(gen), videos(gen, n=6)
-    result, features = measure(metrics, net, samples, torch.tensor([0, 0, 1, 1]), PROMPTS, 2, reference)
+    result, features = measure(metrics, net, samples, torch.tensor([0, 0, 1, 1]), PROMPTS, 2,
+                               reference_features(metrics, reference))
     assert set(result) == {"cosine", "perceptual", "adherence", "frechet", "flow", "dynamic", "subject_consistency",
                            "temporal_flickering", "motion_smoothness"}
     assert all(math.isfinite(v) for v in result.values())
@@ -52,7 +53,8 @@ def test_measure_gives_every_table_measure_with_either_backend(name, net, backen
 @pytest.mark.parametrize("name", ["embedded", "paper"])
 def test_identical_samples_have_cosine_one_and_no_perceptual_distance(name, net, backends, gen):
     same = (torch.rand(1, 1, 16, 16, generator=gen) * 2 - 1).repeat(4, 1, 1, 1)  # one image four times
-    result, _ = measure(backends[name], net, same, torch.tensor([0, 0, 1, 1]), PROMPTS, 2, same)
+    result, _ = measure(backends[name], net, same, torch.tensor([0, 0, 1, 1]), PROMPTS, 2,
+                        reference_features(backends[name], same))
     assert result["cosine"] == pytest.approx(1.0, abs=1e-5) and result["perceptual"] == 0.0
 
 

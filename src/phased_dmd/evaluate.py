@@ -58,8 +58,9 @@ def measure(metrics: EmbeddedBackend | PaperBackend, net: FeatureNet | None, sam
             prompts: list[str], group: int, reference: Tensor | None) -> tuple[dict, dict[str, Tensor]]:
     """The table metrics of samples whose consecutive groups of `group` share a prompt, and the features
     behind them: Frechet features per frame (N, F, D); for videos, per frame pair (N, F-1, 2: mean and top-5%
-    flow) and, where the backend has them, per video (N, D'). Without the feature network (paper scale: no
-    judge of the prompts) there is no adherence; without held-out data, no Frechet distance to it."""
+    flow) and, where the backend has them, per video (N, D'). `reference`: the held-out data's Frechet features
+    (`reference_features`). Without the feature network (paper scale: no judge of the prompts) there is no
+    adherence; without held-out data, no Frechet distance to it."""
     cosine, perceptual, feats, looks = [], [], [], []
     for frame in frames(samples):
         looks.append(metrics.features(frame))
@@ -70,8 +71,7 @@ def measure(metrics: EmbeddedBackend | PaperBackend, net: FeatureNet | None, sam
     if net is not None:
         result["adherence"] = recognition(net, samples, prompt_ids, prompts)["accuracy"]
     if reference is not None:
-        ref = torch.stack([metrics.frechet_features(f) for f in frames(reference)]).mean(dim=0)
-        result["frechet"] = feature_frechet(torch.stack(feats).mean(dim=0).numpy(), ref.numpy())
+        result["frechet"] = feature_frechet(torch.stack(feats).mean(dim=0).numpy(), reference.numpy())
     features = {"frames": torch.stack(feats, dim=1)}
     if samples.ndim == 5:
         flows = [metrics.flow(video) for video in samples]
@@ -86,6 +86,12 @@ def measure(metrics: EmbeddedBackend | PaperBackend, net: FeatureNet | None, sam
         if video is not None:
             features["video"] = video
     return result, features
+
+
+@torch.no_grad()
+def reference_features(metrics: EmbeddedBackend | PaperBackend, reference: Tensor) -> Tensor:
+    """The held-out data's Frechet features, averaged over frames (N, D): computed once per evaluation."""
+    return torch.stack([metrics.frechet_features(f) for f in frames(reference)]).mean(dim=0)
 
 
 def draw(cfg: EvaluationRunConfig, teacher: FlowModel, real: Tensor, cond: Condition, seed: int,
@@ -111,15 +117,17 @@ def run(cfg: EvaluationRunConfig) -> None:
                           f"measured with backend=paper (got source={cfg.source}, backend={cfg.backend})")
     net = None if paper_scale else FeatureNet.from_pretrained(cfg.classifier).eval()
     metrics = backend(cfg.backend, net, Path(cfg.weights), device)
+    began = time.time()
     if paper_scale:
         vae = load_vae(Path(teacher.info.hub)).to(device)
         reference, prompt_ids = None, torch.arange(len(teacher.info.prompts)).repeat_interleave(cfg.per_prompt)
         conditions = lambda gen: (None, Condition(prompt_ids))  # noqa: E731
     else:
         items, labels = load_items(teacher.info, Path(cfg.data_dir), "test")
-        reference = every_item(teacher.info, items, labels, torch.Generator().manual_seed(cfg.sample_seed))
+        reference = reference_features(metrics, every_item(teacher.info, items, labels,
+                                                           torch.Generator().manual_seed(cfg.sample_seed)))
         conditions = lambda gen: prompt_conditions(teacher.info, items, labels, cfg.per_prompt, gen)  # noqa: E731
-    per_seed, tensors, features, measuring = {}, {}, {}, 0.0
+    per_seed, tensors, features, measuring = {}, {}, {}, time.time() - began  # measuring: the reference's too
     for seed in cfg.seeds:
         gen = torch.Generator().manual_seed(cfg.sample_seed + seed)
         real, cond = conditions(gen)
