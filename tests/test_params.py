@@ -104,3 +104,13 @@ def test_unreadable_yaml_is_one_line(tmp_path):
     with pytest.raises(ConfigError, match=r"params.yaml: cannot be read as YAML") as info:
         load_params(bad)
     assert "\n" not in str(info.value)
+
+
+def test_paper_scale_image_to_video_needs_one_image_per_prompt():
+    data = copy.deepcopy(GOOD)
+    data["teachers"].update(scale="paper", names=["wan2.2-i2v"], prompts=["a cat", "a dog"], images=["cat.png"])
+    data["evaluation"]["backend"] = "paper"
+    with pytest.raises(ConfigError, match=r"teachers.images: expected one image per prompt \(2\) for image-to-video"):
+        load_params(data)
+    data["teachers"]["images"] = ["cat.png", "dog.png"]
+    assert load_params(data).teachers.images == ["cat.png", "dog.png"]
