@@ -43,13 +43,13 @@ def test_mean_pairwise_distance_averages_every_pair_within_each_group():
     x = torch.randn(6, 4, 3, 3, generator=gen)
     layers = lambda t: [t, t[..., :2, :2] ** 2]  # noqa: E731
     distance = lambda a, b: perceptual_distance(layers(a), layers(b))  # noqa: E731
-    got = mean_pairwise_distance(distance, x, group=3)
+    got = mean_pairwise_distance(perceptual_distance, layers(x), group=3)
     for g in range(2):
         pairs = [(g * 3 + i, g * 3 + j) for i in range(3) for j in range(i + 1, 3)]
         brute = np.mean([distance(x[[i]], x[[j]]).item() for i, j in pairs])
         assert got[g].item() == pytest.approx(brute, rel=1e-5)
     with pytest.raises(ValueError, match="groups of 4"):
-        mean_pairwise_distance(distance, x, group=4)
+        mean_pairwise_distance(perceptual_distance, layers(x), group=4)
 
 
 def test_frechet_distance_of_gaussians_with_commuting_covariances():

@@ -65,7 +65,7 @@ def measure(metrics: EmbeddedBackend | PaperBackend, net: FeatureNet | None, sam
     for frame in frames(samples):
         looks.append(metrics.features(frame))
         cosine.append(mean_pairwise_cosine(looks[-1].unflatten(0, (-1, group))).mean())
-        perceptual.append(mean_pairwise_distance(metrics.perceptual, frame, group).mean())
+        perceptual.append(mean_pairwise_distance(metrics.perceptual, metrics.perceptual_parts(frame), group).mean())
         feats.append(metrics.frechet_features(frame))
     result = {"cosine": float(torch.stack(cosine).mean()), "perceptual": float(torch.stack(perceptual).mean())}
     if net is not None:

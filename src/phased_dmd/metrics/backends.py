@@ -1,10 +1,10 @@
 """The networks behind the tables' measures: the embedded backend or the paper's (params.yaml evaluation.backend).
 
 Both give, for a batch of frames (N, C, H, W) in [-1, 1]: features for the diversity cosine, a perceptual
-distance between pairs, features for Frechet distances; for a video (C, F, H, W): optical flow; for videos
-(N, C, F, H, W): video features for FVD (the embedded backend has none: the tables build them from frame
-features and motion statistics). Prompt adherence is the embedded feature network's in both: it is the only
-judge of the Fashion-MNIST classes here.
+distance between pairs (of `perceptual_parts`, computed once per frame), features for Frechet distances;
+for a video (C, F, H, W): optical flow; for videos (N, C, F, H, W): video features for FVD (the embedded
+backend has none: the tables build them from frame features and motion statistics). Prompt adherence is
+the embedded feature network's in both: it is the only judge of the Fashion-MNIST classes here.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from phased_dmd.metrics import pretrained as P
 from phased_dmd.metrics.classifier import FeatureNet
 from phased_dmd.metrics.diversity import perceptual_distance
 from phased_dmd.metrics.motion import optical_flow
+
 
 class EmbeddedBackend:
     """The Fashion-MNIST feature network the pipeline trains, and OpenCV's DIS flow."""
@@ -42,8 +43,11 @@ class EmbeddedBackend:
     def features(self, frames: Tensor) -> Tensor:
         return self.net.layers(frames)[-1].mean(dim=(2, 3))
 
-    def perceptual(self, a: Tensor, b: Tensor) -> Tensor:
-        return perceptual_distance(self.net.layers(a), self.net.layers(b))
+    def perceptual_parts(self, frames: Tensor) -> list[Tensor]:
+        return self.net.layers(frames)
+
+    def perceptual(self, a: list[Tensor], b: list[Tensor]) -> Tensor:
+        return perceptual_distance(a, b)
 
     def frechet_features(self, frames: Tensor) -> Tensor:
         return self.features(frames)
@@ -94,8 +98,11 @@ class PaperBackend:
     def features(self, frames: Tensor) -> Tensor:
         return P.dinov3_features(self.dinov3, frames.to(self.device)).cpu()
 
-    def perceptual(self, a: Tensor, b: Tensor) -> Tensor:
-        return P.lpips_distance(self.lpips, a.to(self.device), b.to(self.device)).cpu()
+    def perceptual_parts(self, frames: Tensor) -> list[Tensor]:
+        return [frames.to(self.device)]
+
+    def perceptual(self, a: list[Tensor], b: list[Tensor]) -> Tensor:
+        return P.lpips_distance(self.lpips, a[0], b[0]).cpu()
 
     def frechet_features(self, frames: Tensor) -> Tensor:
         return P.inception_features(self.inception, frames.to(self.device)).cpu()
@@ -113,7 +120,7 @@ def backend(name: str, net: FeatureNet | None, weights: Path,
     CPU); the paper's checks that its weights are all there before anything is drawn."""
     if name == "embedded":
         return EmbeddedBackend(net)
-    for network in ("dinov3", "alexnet", "inception", "raft", "i3d"):
+    for network in P.weight_files(weights):
         P.require(weights, network)
     return PaperBackend(weights, device)
 

@@ -42,8 +42,10 @@ def group_pairs(n: int, group: int) -> tuple[Tensor, Tensor]:
     return (starts + i).reshape(-1), (starts + j).reshape(-1)
 
 
-def mean_pairwise_distance(distance, samples: Tensor, group: int) -> Tensor:
-    """Mean of distance(a, b) -> (P,) over the distinct pairs of each group of `group` consecutive samples:
-    samples (G * group, ...) -> (G,)."""
-    first, second = group_pairs(len(samples), group)
-    return distance(samples[first], samples[second]).view(len(samples) // group, -1).mean(dim=1)
+def mean_pairwise_distance(distance, parts: list[Tensor], group: int) -> Tensor:
+    """Mean of distance(parts of a, parts of b) -> (P,) over the distinct pairs of each group of `group`
+    consecutive samples; `parts` describe the G * group samples, (G * group, ...) each (a network's feature
+    maps, computed once per sample, or the samples themselves) -> (G,)."""
+    n = len(parts[0])
+    first, second = group_pairs(n, group)
+    return distance([p[first] for p in parts], [p[second] for p in parts]).view(n // group, -1).mean(dim=1)

@@ -42,6 +42,7 @@ RAFT_URL = "https://download.pytorch.org/models/raft_large_C_T_V2-1bb1363a.pth"
 INCEPTION_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
                  "pt_inception-2015-12-05-6726825d.pth")
 I3D_URL = "https://github.com/songweige/TATS/raw/main/tats/fvd/i3d_pretrained_400.pt"  # cd-fvd's source
+URLS = {"alexnet": ALEXNET_URL, "raft": RAFT_URL, "inception": INCEPTION_URL, "i3d": I3D_URL}  # besides DINOv3
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # DINOv3's LVD-1689M weights expect ImageNet-normalised RGB
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -53,18 +54,16 @@ class MissingWeights(FileNotFoundError):
 def weight_files(folder: Path) -> dict[str, Path]:
     """Where each network's weights lie in the weights folder."""
     folder = Path(folder)
-    hub = folder / "checkpoints"
-    return {"dinov3": folder / "dinov3" / "config.json", "alexnet": hub / Path(ALEXNET_URL).name,
-            "raft": hub / Path(RAFT_URL).name, "inception": hub / Path(INCEPTION_URL).name,
-            "i3d": folder / Path(I3D_URL).name}
+    return {"dinov3": folder / "dinov3" / "config.json",
+            **{name: (folder if name == "i3d" else folder / "checkpoints") / Path(url).name
+               for name, url in URLS.items()}}
 
 
 def require(folder: Path, name: str) -> Path:
     """The path of one network's weights, or MissingWeights naming it and how to get it."""
     path = weight_files(folder)[name]
     if not path.is_file():
-        source = {"dinov3": f"{DINOV3_ID} from the hub", "alexnet": ALEXNET_URL, "raft": RAFT_URL,
-                  "inception": INCEPTION_URL, "i3d": I3D_URL}[name]
+        source = URLS.get(name, f"{DINOV3_ID} from the hub")
         raise MissingWeights(f"{name} weights not found: {path} does not exist. Run `snakemake metric_weights` "
                              f"where the hub is reachable, or copy {source} there.")
     return path
@@ -88,11 +87,10 @@ def local_hub(folder: Path):
 
 def fetch_weights(folder: Path) -> None:
     """Download every network's weights into `folder` (needs the hub; DINOv3 needs a logged-in account)."""
-    allow_torchvision_import()
     from huggingface_hub import snapshot_download
 
     snapshot_download(DINOV3_ID, local_dir=str(Path(folder) / "dinov3"))
-    for name, url in {"alexnet": ALEXNET_URL, "raft": RAFT_URL, "inception": INCEPTION_URL, "i3d": I3D_URL}.items():
+    for name, url in URLS.items():
         path = weight_files(folder)[name]
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)

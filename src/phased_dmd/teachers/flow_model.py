@@ -136,8 +136,13 @@ class FlowModel(nn.Module):
             expert.save_pretrained(folder / name)
         self.text_encoder.save_pretrained(folder / "text_encoder")
         if self.image_conditions is not None:
-            save_file({"conditions": self.image_conditions.cpu().contiguous()}, str(folder / IMAGE_CONDITIONS))
+            save_image_conditions(folder, self.image_conditions)
         (folder / "teacher.json").write_text(json.dumps(asdict(self.info), indent=2) + "\n")
+
+
+def save_image_conditions(folder: Path, conditions: Tensor) -> None:
+    """Paper-scale I2V: the latent condition of each prompt's image, beside the model (read by load_teacher)."""
+    save_file({"conditions": conditions.cpu().contiguous()}, str(Path(folder) / IMAGE_CONDITIONS))
 
 
 def load_teacher(folder: Path) -> FlowModel:

@@ -29,7 +29,6 @@ from pathlib import Path
 
 import torch
 from omegaconf import MISSING
-from safetensors.torch import save_file
 from torch import Tensor
 
 from phased_dmd import config as C
@@ -38,7 +37,7 @@ from phased_dmd.device import compute_device
 from phased_dmd.diffusers_api import AutoencoderKLWan, DiffusionPipeline
 from phased_dmd.io import write_json
 from phased_dmd.runs import run_main
-from phased_dmd.teachers.flow_model import IMAGE_CONDITIONS, TeacherInfo
+from phased_dmd.teachers.flow_model import TeacherInfo, save_image_conditions
 from phased_dmd.teachers.kinds import KINDS, PAPER_SCALE_KINDS
 from phased_dmd.teachers.text import TinyTextEncoder
 
@@ -116,15 +115,16 @@ def image_conditions(pipe, images: list[str], info: TeacherInfo, height: int, wi
     and prepare_latents (the first-frame mask, then the VAE-encoded first frame followed by zeros)."""
     from diffusers.utils import load_image
 
-    pipe.vae.to(compute_device())
+    device = compute_device()
+    pipe.vae.to(device)
     out = []
     for path in images:
         if not Path(path).is_file():
             raise FileNotFoundError(f"image-to-video: the image {path} (teachers.images) does not exist")
         image = pipe.video_processor.preprocess(load_image(path), height=height, width=width)
         latents = torch.zeros(1, *info.shape)
-        out.append(pipe.prepare_latents(image.to(compute_device()), 1, info.channels, height, width, frames,
-                                        torch.float32, compute_device(), None, latents)[1].cpu())
+        out.append(pipe.prepare_latents(image.to(device), 1, info.channels, height, width, frames, torch.float32,
+                                        device, None, latents)[1].cpu())
     return torch.cat(out)
 
 
@@ -152,8 +152,7 @@ def fetch_teacher(cfg: HubTeacherConfig) -> TeacherInfo:
         hub=str(folder.resolve()))
     prompt_table(pipe, info.prompts, cfg.negative_prompt, cfg.max_sequence_length).save_pretrained(out / "text_encoder")
     if info.task == "i2v":
-        conditions = image_conditions(pipe, cfg.images, info, cfg.height, cfg.width, cfg.num_frames)
-        save_file({"conditions": conditions.contiguous()}, str(out / IMAGE_CONDITIONS))
+        save_image_conditions(out, image_conditions(pipe, cfg.images, info, cfg.height, cfg.width, cfg.num_frames))
     write_json(out / "teacher.json", info.__dict__)
     return info
 
