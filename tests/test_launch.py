@@ -4,6 +4,7 @@ refuses a missing Slurm before submitting, does not nest inside a Slurm job, and
 import types
 
 import pytest
+import submitit
 
 from phased_dmd import launch
 from phased_dmd.launch import LaunchError, main
@@ -55,10 +56,10 @@ def test_a_job_past_its_deadline_is_cancelled(tmp_path, capsys):
 def test_a_slurm_job_that_leaves_the_queue_without_a_result_is_an_error(tmp_path, monkeypatch):
     """A job killed by Slurm (out of memory, node failure) writes no result: waiting must end."""
     monkeypatch.setattr(launch, "in_queue", lambda job_id: False)
-    job = types.SimpleNamespace(job_id="7", paths=types.SimpleNamespace(
-        result_pickle=tmp_path / "7_result.pkl", stdout=tmp_path / "7.out", stderr=tmp_path / "7.err"))
-    with pytest.raises(LaunchError, match="job 7 left the queue without a result"):
-        launch.wait(job, "slurm", deadline_s=60, poll_s=0.01, grace_s=0.05)
+    for tasks in ((0,), (0, 1)):  # one process, or a data-parallel job
+        job = submitit.SlurmJob(tmp_path, "7", tasks=tasks)
+        with pytest.raises(LaunchError, match="job 7 left the queue without a result"):
+            launch.wait(job, "slurm", deadline_s=60, poll_s=0.01, grace_s=0.05)
 
 
 def test_the_job_must_be_a_project_module(tmp_path):

@@ -1,5 +1,6 @@
-"""Through a real Slurm on localhost: the launcher submits a distillation phase, and a requeue in the
-middle of it (preemption) resumes from the checkpoint and ends with the weights of an uninterrupted run."""
+"""Through a real Slurm on localhost: the launcher submits a distillation phase as two data-parallel tasks
+(the weights of one process), and a requeue in the middle of a phase (preemption) resumes from the checkpoint
+and ends with the weights of an uninterrupted run."""
 
 import subprocess
 import sys
@@ -27,12 +28,18 @@ def weights(out):
     return load_file(str(out / "phase1" / "generator" / "transformer" / "diffusion_pytorch_model.safetensors"))
 
 
-def test_the_launcher_runs_a_phase_on_slurm(slurm, student_setup, capsys):
+def test_the_launcher_runs_a_phase_on_slurm_data_parallel_over_two_tasks(slurm, student_setup, capsys):
+    one = student_setup / "one-process"
+    assert student_main(student_args(student_setup, one, 4)) == 0
     out = student_setup / "launched"
-    code = launch.main(["--cluster", "slurm", "--log-dir", str(out / "submitit"), "--timeout-min", "5",
-                        "--deadline-min", "4", "--", "phased_dmd.student", *student_args(student_setup, out, 4)])
+    code = launch.main(["--cluster", "slurm", "--tasks-per-node", "2", "--log-dir", str(out / "submitit"),
+                        "--timeout-min", "5", "--deadline-min", "4", "--",
+                        "phased_dmd.student", *student_args(student_setup, out, 4)])
     assert code == 0, capsys.readouterr().err
-    assert "(slurm); log:" in capsys.readouterr().out and weights(out)
+    assert "(slurm); log:" in capsys.readouterr().out
+    ref, got = weights(one), weights(out)
+    assert max(float((ref[k] - got[k]).abs().max()) for k in ref) <= 1e-5
+    assert len(list((out / "submitit").glob("*_1_log.err"))) == 1  # the second task ran
 
 
 def test_a_preempted_phase_is_requeued_resumes_and_ends_with_the_uninterrupted_weights(slurm, student_setup):

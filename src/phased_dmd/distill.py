@@ -6,6 +6,8 @@ model learns the distribution of x_{s_p} with the subinterval objective (Eq. 13)
 updated with the DMD gradient (Eq. 10), the teacher and the fake compared at x_t re-noised from
 x_{s_p} with t in the reverse nested interval (s_p, 1).
 
+Batch sizes are global: in a data-parallel run each process takes its shard (data_parallel).
+
 Models are callables (x, t, cond) -> velocity; the toy networks and the diffusers teachers alike.
 """
 
@@ -25,6 +27,7 @@ from torch import Tensor, nn
 from tqdm import trange
 
 from phased_dmd.checkpoint import checkpoint_origin, latest_checkpoint, load_checkpoint, save_checkpoint
+from phased_dmd import data_parallel
 from phased_dmd.critic import critic_loss
 from phased_dmd.device import noise_like
 from phased_dmd.distill_config import DistillConfig
@@ -112,8 +115,11 @@ Batches = Callable[[int, torch.Generator], tuple]  # (n, generator) -> (noise at
 
 def phase_input(models: PhaseModels, p: int, cfg: DistillConfig, sample_batch: Batches,
                 gen: torch.Generator) -> tuple[Tensor, Any]:
-    """A batch at phase p's start level: noise, run through the earlier experts without gradient."""
+    """A batch at phase p's start level (this process's shard): noise, run through the earlier experts
+    without gradient."""
     noise, cond = sample_batch(cfg.batch_size, gen)
+    shard = data_parallel.shard_slice(cfg.batch_size)
+    noise, cond = noise[shard], (None if cond is None else cond.select(shard))  # None: unconditional (toy)
     with torch.no_grad():
         return (run_experts(models.experts[:p], plan_phases(cfg)[:p], noise, cond, cfg, gen) if p else noise), cond
 
@@ -125,11 +131,11 @@ def fake_update(models: PhaseModels, p: int, cfg: DistillConfig, sample_batch: B
     x_in, cond = phase_input(models, p, cfg, sample_batch, gen)
     with torch.no_grad():
         x_s = phase_output(models.experts[p], phase, x_in, cond, cfg, gen)
-    t = renoise_times(cfg, phase, cfg.batch_size, False, models.floors.get(p, 0.0), gen).to(x_s)
+    t = renoise_times(cfg, phase, cfg.batch_size, False, models.floors.get(p, 0.0), gen)
+    t = t[data_parallel.shard_slice(cfg.batch_size)].to(x_s)
     noise = noise_like(x_s, gen)
     loss = critic_loss(cfg.critic, bind(fake, cond), x_s, noise, phase.end_level, t, cfg.max_weight)
-    _step(opt, loss, fake, cfg.grad_clip, "fake", it)
-    return loss.item()
+    return _step(opt, loss, fake, cfg.grad_clip, "fake", it)
 
 
 def generator_update(models: PhaseModels, p: int, cfg: DistillConfig, sample_batch: Batches, gen: torch.Generator,
@@ -138,14 +144,14 @@ def generator_update(models: PhaseModels, p: int, cfg: DistillConfig, sample_bat
     phase, expert = plan_phases(cfg)[p], models.experts[p]
     x_in, cond = phase_input(models, p, cfg, sample_batch, gen)
     x_s = phase_output(expert, phase, x_in, cond, cfg, gen)
-    t = renoise_times(cfg, phase, cfg.batch_size, True, models.floors.get(p, 0.0), gen).to(x_s)
+    t = renoise_times(cfg, phase, cfg.batch_size, True, models.floors.get(p, 0.0), gen)
+    t = t[data_parallel.shard_slice(cfg.batch_size)].to(x_s)
     x_t = renoise(x_s.detach(), noise_like(x_s, gen), phase.end_level, t)
     with torch.no_grad():
         x0_real = x0_from_velocity(x_t, models.teacher(x_t, t, cond), t)
         x0_fake = x0_from_velocity(x_t, models.fake_of(p)(x_t, t, cond), t)
     loss = dmd_generator_loss(x_s, x0_fake, x0_real)
-    _step(opt, loss, expert, cfg.grad_clip, "generator", it)
-    return loss.item()
+    return _step(opt, loss, expert, cfg.grad_clip, "generator", it)
 
 
 class NonFiniteLoss(RuntimeError):
@@ -161,6 +167,8 @@ def train_phase(models: PhaseModels, cfg: DistillConfig, sample_batch: Batches, 
     the run saves a checkpoint under run_dir/checkpoints and, when one is there, resumes from it
     with the same weights, optimiser states and random stream as if it had never stopped; a checkpoint
     of other settings, seed or `inputs` (a fingerprint of the models it started from) is discarded.
+    In a data-parallel run every process resumes from the same checkpoint (their random streams are one),
+    and only the first process writes checkpoints and losses.
     With cfg.ema each trained expert ends holding the moving average of its weights.
     """
     phases, trained = plan_phases(cfg), models.trained
@@ -179,7 +187,7 @@ def train_phase(models: PhaseModels, cfg: DistillConfig, sample_batch: Batches, 
     origin = json.dumps({"settings": dataclasses.asdict(cfg), "seed": seed, "inputs": inputs}, sort_keys=True)
     found = latest_checkpoint(run_dir / "checkpoints")
     if found is not None and checkpoint_origin(found) != origin:
-        print(f"{desc}: {found} was written with other settings or inputs; starting afresh")
+        log(f"{desc}: {found} was written with other settings or inputs; starting afresh")
         found = None
     if found is not None:
         state = load_checkpoint(found, weights)
@@ -188,10 +196,10 @@ def train_phase(models: PhaseModels, cfg: DistillConfig, sample_batch: Batches, 
             opt_f.load_state_dict(state[f"opt_fake{p + 1}"])
         gen.set_state(state["generator"])
         start, history = state["iteration"], state["history"]
-        print(f"{desc}: resuming phase {label} at iteration {start} from {found}")
+        log(f"{desc}: resuming phase {label} at iteration {start} from {found}")
 
     bar = trange(start, total, initial=start, total=total, mininterval=1.0,
-                 desc=f"{desc} phase {label}/{len(phases)}")
+                 desc=f"{desc} phase {label}/{len(phases)}", disable=not data_parallel.is_main())
     for it in bar:
         p = trained[it % len(trained)]
         opt_g, opt_f = opts[p]
@@ -202,25 +210,36 @@ def train_phase(models: PhaseModels, cfg: DistillConfig, sample_batch: Batches, 
             emas[p].update_parameters(models.experts[p])
         history.append({"iteration": it + 1, "phase": p + 1, "generator_loss": loss_g, "fake_loss": loss_f})
         bar.set_postfix(g=f"{loss_g:.3g}", fake=f"{loss_f:.3g}", refresh=False)
-        if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == total:
+        if ((it + 1) % cfg.checkpoint_every == 0 or it + 1 == total) and data_parallel.is_main():
             optimiser_states = {f"opt_{role}{q + 1}": opt.state_dict() for q, pair in opts.items()
                                 for role, opt in zip(("generator", "fake"), pair)}
             save_checkpoint(run_dir / "checkpoints", it + 1, weights, {
                 "iteration": it + 1, "history": history, "generator": gen.get_state(), **optimiser_states},
                 origin)
-    write_history(run_dir, history)
+    if data_parallel.is_main():
+        write_history(run_dir, history)
     for p, ema in emas.items():  # the expert is the average: the next phase's input and the student
         models.experts[p].load_state_dict(ema.module.state_dict())
     return history
 
 
-def _step(opt: torch.optim.Optimizer, loss: Tensor, module: nn.Module, clip: float, name: str, it: int) -> None:
-    if not math.isfinite(loss.item()):
-        raise NonFiniteLoss(f"{name} loss is {loss.item()} at iteration {it + 1}; stopping this phase")
+def _step(opt: torch.optim.Optimizer, loss: Tensor, module: nn.Module, clip: float, name: str, it: int) -> float:
+    """One optimiser step on the loss of the global batch (averaged over data-parallel processes); its value."""
+    value = data_parallel.average(loss).item()
+    if not math.isfinite(value):
+        raise NonFiniteLoss(f"{name} loss is {value} at iteration {it + 1}; stopping this phase")
     opt.zero_grad(set_to_none=True)
     loss.backward()
+    data_parallel.average_gradients(module.parameters())
     torch.nn.utils.clip_grad_norm_(module.parameters(), clip)
     opt.step()
+    return value
+
+
+def log(message: str) -> None:
+    """Print once per run (from the first data-parallel process)."""
+    if data_parallel.is_main():
+        print(message, flush=True)
 
 
 def write_history(run_dir: Path, history: list[dict]) -> None:

@@ -7,7 +7,8 @@ The job is `phased_dmd.<module>.main(args)`, the same entry the module's command
 launcher submits it, prints where its log is, waits with its own deadline (a job that dies without
 a result is noticed from squeue rather than waited on forever), and exits with the job's status.
 On timeout or preemption submitit requeues the job, which resumes from the run's last checkpoint.
-Several tasks or nodes get the torch.distributed environment from submitit. Inside a Slurm job the
+Several tasks or nodes get the torch.distributed environment from submitit, and a distillation
+phase runs data parallel over them (phased_dmd.data_parallel). Inside a Slurm job the
 launcher runs the job in-process instead of nesting a submission. Clusters: `slurm`; `local` (a
 subprocess through submitit, no Slurm needed: the default); `debug` (in-process, pdb on failure).
 """
@@ -40,12 +41,20 @@ class ModuleRun(submitit.helpers.Checkpointable):
         self.module, self.args = module, list(args)
 
     def __call__(self) -> int:
-        if int(os.environ.get("SLURM_NTASKS", "1")) > 1:  # multi-GPU / multi-node: MASTER_ADDR, RANK, ...
+        if tasks() > 1:  # one process per GPU, on one or more nodes: MASTER_ADDR, RANK, WORLD_SIZE, LOCAL_RANK
             submitit.helpers.TorchDistributedEnvironment().export()
         code = importlib.import_module(self.module).main(self.args)
         if code:
             raise LaunchError(f"{self.module} exited with status {code}")
         return 0
+
+
+def tasks() -> int:
+    """The number of tasks of the submitit job this process is one of (1 outside a submitit job)."""
+    try:
+        return submitit.JobEnvironment().num_tasks
+    except RuntimeError:  # in-process, not inside a job
+        return 1
 
 
 def check_slurm() -> None:
@@ -74,6 +83,7 @@ def wait(job: submitit.Job, cluster: str, deadline_s: float, poll_s: float = 2.0
     """
     start = time.monotonic()
     gone_since = None
+    tasks = [job.task(k) for k in range(job.num_tasks)]  # one per process of a data-parallel job
     while True:
         if time.monotonic() - start > deadline_s:
             job.cancel(check=False)
@@ -87,16 +97,18 @@ def wait(job: submitit.Job, cluster: str, deadline_s: float, poll_s: float = 2.0
         else:
             gone_since = gone_since or time.monotonic()
             settled = time.monotonic() - gone_since > grace_s
-            if job.paths.result_pickle.exists() and (settled or succeeded(job)):
+            if all(t.paths.result_pickle.exists() for t in tasks) and (settled or all(map(succeeded, tasks))):
                 break
             if settled:
                 raise LaunchError(f"job {job.job_id} left the queue without a result (killed? out of memory?); "
                                   f"log: {job.paths.stdout}, {job.paths.stderr}")
         time.sleep(poll_s)
-    try:
-        job.result()
-    except submitit.core.utils.FailedJobError:
-        raise LaunchError(f"job {job.job_id} failed: {last_error(job.paths.stderr)}; log: {job.paths.stderr}") from None
+    for task in tasks:
+        try:
+            task.result()
+        except submitit.core.utils.FailedJobError:
+            log = task.paths.stderr
+            raise LaunchError(f"job {job.job_id} failed: {last_error(log)}; log: {log}") from None
 
 
 def succeeded(job: submitit.Job) -> bool:

@@ -9,6 +9,10 @@ the high-noise expert alone re-noises only above the boundary (t in (boundary, 1
 
     python -m phased_dmd.student teacher=results/teachers/wan2.1 data_dir=data/fashion-mnist \
         out_dir=results/students/wan2.1/phased/seed0 phase=1 seed=0 distill.method=phased
+
+Data parallel over several GPUs or nodes (the same weights as one process, up to float rounding):
+
+    torchrun --nproc_per_node 8 -m phased_dmd.student ...   (or the launcher with --tasks-per-node 8)
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from phased_dmd import data_parallel
 from phased_dmd.device import compute_device, model_device
 from phased_dmd.distill import PhaseModels, plan_phases, run_experts, train_phase
 from phased_dmd.distill_config import DistillConfig
@@ -119,8 +124,11 @@ def run(cfg: StudentRunConfig) -> None:
 
     run_dir = out / "joint" if joint else phase_dir(out, cfg.phase)
     sources = [Path(cfg.teacher), *(phase_dir(out, p + 1) / "generator" for p in range(trained[0]))]
-    train_phase(models, settings, sample_batch, run_dir, seed=cfg.seed + 100 * cfg.phase,
-                desc=f"{teacher.info.kind} {settings.method} seed {cfg.seed}", inputs=weights_digest(sources))
+    with data_parallel.process_group():
+        train_phase(models, settings, sample_batch, run_dir, seed=cfg.seed + 100 * cfg.phase,
+                    desc=f"{teacher.info.kind} {settings.method} seed {cfg.seed}", inputs=weights_digest(sources))
+        if not data_parallel.is_main():
+            return
     for p in trained:
         models.experts[p].eval().save(phase_dir(out, p + 1) / "generator")
     print(f"student {settings.method}, phase(s) {[p + 1 for p in trained]} of {len(phases)} "

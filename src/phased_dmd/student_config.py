@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -27,6 +28,10 @@ class StudentRunConfig:
 
     def check(self):
         yield from C.positive("phase", self.phase)
+        processes = int(os.environ.get("WORLD_SIZE", "1"))  # data parallel: each process takes a shard
+        if self.distill.batch_size % processes:
+            yield ("distill.batch_size", f"a multiple of the {processes} data-parallel processes (WORLD_SIZE)",
+                   self.distill.batch_size)
 
 
 @dataclass
