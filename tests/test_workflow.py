@@ -97,6 +97,12 @@ def test_student_phases_chain_and_a_distill_knob_retrains_the_students_not_the_t
     edit_params(repo, "students", distill__lr_fake=0.0005)  # a knob of every phase
     assert dry_run_jobs(repo, final) == ["student_phase"] * 2
 
+    # data parallel over 2 nodes x 2 tasks: resources from the profile reach the launcher, not the code
+    out = run(["snakemake", final, "-n", "-p", "--cores", "1", "--config", "launcher=local", "--set-resources",
+               "student_phase:tasks_per_node=2", "student_phase:nodes=2"], repo).stdout
+    launches = [line for line in out.splitlines() if "-m phased_dmd.launch" in line]
+    assert len(launches) == 2 and all("--tasks-per-node 2 --nodes 2 -- phased_dmd.student" in x for x in launches)
+
 
 def test_bench_target_writes_the_table_and_its_json(repo: Path):
     run(["snakemake", "reports/bench.md", "--cores", "2"], repo)
