@@ -98,7 +98,7 @@ def test_bad_sources_and_kinds_are_named(tmp_path):
     cfg = HubTeacherConfig(kind="wan2.1", source=str(tmp_path), out_dir=str(tmp_path / "t"), prompts=["a"])
     with pytest.raises(FileNotFoundError, match="model_index.json not found"):
         fetch_teacher(cfg)
-    problems = list(HubTeacherConfig(kind="qwen-image", out_dir="o", prompts=["a"], num_frames=6).check())
+    problems = list(HubTeacherConfig(kind="wan2.9", out_dir="o", prompts=["a"], num_frames=6).check())
     assert [p[0] for p in problems] == ["kind", "num_frames"]
 
 
@@ -153,7 +153,7 @@ def test_the_evaluation_measures_decoded_videos_with_the_papers_networks(hub, hu
 
 def test_the_teacher_rule_at_paper_scale_fetches_a_local_pipeline(repo, tmp_path):
     """params.yaml teachers.scale: paper, with a local copy as the source: the workflow's teacher rule writes a
-    teacher that loads, with the prompts as given (a comma inside one included)."""
+    teacher that loads, with the prompts as given (a comma inside one included); Wan2.1 and Qwen-Image."""
     from workflow_repo import edit_params, run
 
     tiny_wan_pipeline(tmp_path / "Wan2.1-T2V-14B-Diffusers", boundary_ratio=None)
@@ -165,9 +165,15 @@ def test_the_teacher_rule_at_paper_scale_fetches_a_local_pipeline(repo, tmp_path
     teacher = load_teacher(repo / "results/teachers/wan2.1")
     assert teacher.info.prompts == prompts and teacher.info.boundary is None and len(teacher.experts) == 1
     assert teacher.info.shape == (16, 60, 104)  # an image teacher at 832 x 480: latents of 104 x 60
-    edit_params(repo, "teachers", names=["qwen-image"])
-    bad = run(["snakemake", "-n", "results/teachers/qwen-image/teacher.json"], repo, check=False)
-    assert bad.returncode == 1 and "teachers.names[0]" in bad.stderr
+
+    from test_hub_qwen import tiny_qwen_pipeline
+
+    tiny_qwen_pipeline(tmp_path / "Qwen-Image")
+    edit_params(repo, "teachers", names=["wan2.1", "qwen-image"], sources={"qwen-image": str(tmp_path / "Qwen-Image")})
+    run(["snakemake", "results/teachers/qwen-image/teacher.json", "--cores", "1"], repo)
+    qwen = load_teacher(repo / "results/teachers/qwen-image")
+    assert qwen.info.architecture == "qwen-image" and qwen.info.shape == (16, 60, 104)
+    assert qwen.info.prompts == prompts and qwen.text_encoder.config.lengths is not None
 
 
 def test_table_3_at_paper_scale_from_a_local_pipeline(repo, tmp_path, metric_weights):

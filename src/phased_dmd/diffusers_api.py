@@ -6,6 +6,7 @@ allow_torchvision_import()
 
 from diffusers import (  # noqa: E402
     AutoencoderKLWan,
+    AutoModel,
     ConfigMixin,
     DiffusionPipeline,
     ModelMixin,
@@ -14,5 +15,5 @@ from diffusers import (  # noqa: E402
 )
 from diffusers.configuration_utils import register_to_config  # noqa: E402
 
-__all__ = ["AutoencoderKLWan", "ConfigMixin", "DiffusionPipeline", "ModelMixin", "QwenImageTransformer2DModel",
+__all__ = ["AutoencoderKLWan", "AutoModel", "ConfigMixin", "DiffusionPipeline", "ModelMixin", "QwenImageTransformer2DModel",
            "WanTransformer3DModel", "register_to_config"]

@@ -35,7 +35,7 @@ class DistillConfig:
     grad_clip: float = 1.0
     max_weight: float = 100.0  # clamp of 1 / s_{t|s}^2 in the critic loss
     cfg_scale: float = 4.0  # teacher guidance (diffusers teachers; the analytic teacher has none)
-    cfg_form: str = "standard"  # standard v_u + w (v_c - v_u) | plus_one v_c + w (v_c - v_u)
+    cfg_form: str = "standard"  # standard v_u + w (v_c - v_u) | plus_one v_c + w (v_c - v_u) | renorm (Qwen-Image)
     ema: Optional[float] = None  # decay of the generator's weight average (None: no EMA)
     checkpoint_every: int = 100  # iterations between checkpoints (resume after a kill or a requeue)
 

@@ -5,7 +5,8 @@
   and the conditioning video (the first frame, zeros after), as WanImageToVideoPipeline does with
   its latent condition; at paper scale the condition is that pipeline's own (teachers/hub.py).
 - Qwen-Image (`QwenImageTransformer2DModel`): images packed into a token sequence of p x p patches,
-  as QwenImagePipeline packs latents; t given in [0, 1]; `img_shapes` places the patches for RoPE.
+  as QwenImagePipeline packs latents; t given in [0, 1]; `img_shapes` places the patches for RoPE; text of
+  varying length comes with its mask (paper scale).
 """
 
 from __future__ import annotations
@@ -55,13 +56,14 @@ def unpack_patches(tokens: Tensor, c: int, h: int, w: int, p: int) -> Tensor:
 
 
 def qwen_velocity(transformer: QwenImageTransformer2DModel, x: Tensor, t: Tensor, text: Tensor,
-                  first_frame: Tensor | None = None) -> Tensor:
-    """Velocity of images x (B, C, H, W) at t (B,) in [0, 1], through p x p patch packing."""
+                  first_frame: Tensor | None = None, text_mask: Tensor | None = None) -> Tensor:
+    """Velocity of images x (B, C, H, W) at t (B,) in [0, 1], through p x p patch packing; `text_mask`
+    (B, tokens) marks the valid text tokens (None: all)."""
     if first_frame is not None or x.ndim != 4:
         raise ValueError("the Qwen-Image teacher makes images: expected x of shape (B, C, H, W) and no first frame")
     b, c, h, w = x.shape
     p = transformer.config.patch_size
-    out = transformer(pack_patches(x, p), text, None, t.to(x.dtype), img_shapes=[[(1, h // p, w // p)]] * b,
+    out = transformer(pack_patches(x, p), text, text_mask, t.to(x.dtype), img_shapes=[[(1, h // p, w // p)]] * b,
                       return_dict=False)[0]
     return unpack_patches(out, c, h, w, p)
 

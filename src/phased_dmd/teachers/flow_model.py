@@ -106,15 +106,22 @@ class FlowModel(nn.Module):
     def forward(self, x: Tensor, t: Tensor, cond: Condition) -> Tensor:
         velocity, cond = VELOCITY[self.info.architecture], self.resolve(cond)
         if len(self.experts) == 1:
-            return velocity(self.experts[0], x, t, self.text_encoder(cond.prompt_ids), cond.first_frame)
+            return velocity(self.experts[0], x, t, self.text_encoder(cond.prompt_ids), cond.first_frame,
+                            **self.text_mask(cond))
         which, out = self.expert_index(t), torch.zeros_like(x)
         for i, expert in enumerate(self.experts):
             rows = (which == i).nonzero().squeeze(1)
             if len(rows):
                 part = cond.select(rows)
-                v = velocity(expert, x[rows], t[rows], self.text_encoder(part.prompt_ids), part.first_frame)
+                v = velocity(expert, x[rows], t[rows], self.text_encoder(part.prompt_ids), part.first_frame,
+                             **self.text_mask(part))
                 out = out.index_copy(0, rows, v)
         return out
+
+    def text_mask(self, cond: Condition) -> dict[str, Tensor]:
+        """The mask of text of varying length (Qwen-Image at paper scale), as a keyword; none otherwise."""
+        mask = self.text_encoder.mask(cond.prompt_ids)
+        return {} if mask is None else {"text_mask": mask}
 
     def guided(self, x: Tensor, t: Tensor, cond: Condition, scale: float, form: str = "standard") -> Tensor:
         """Classifier-free guidance; the unconditional branch has the empty prompt (and keeps the first frame)."""
@@ -122,7 +129,12 @@ class FlowModel(nn.Module):
         both = Condition(torch.cat([self.text_encoder.empty_like(cond.prompt_ids), cond.prompt_ids]),
                          None if cond.first_frame is None else torch.cat([cond.first_frame, cond.first_frame]))
         v_uncond, v_cond = self(torch.cat([x, x]), torch.cat([t, t]), both).chunk(2)
-        return guide(form, v_uncond, v_cond, scale)
+        return guide(form, v_uncond, v_cond, scale, self.token_patch)
+
+    @property
+    def token_patch(self) -> int:
+        """The side of the pixel patch one transformer token holds (Qwen-Image; Wan: 1, CFG renorm per pixel)."""
+        return self.experts[0].config.patch_size if self.info.architecture == "qwen-image" else 1
 
     def expert_copy(self, index: int) -> FlowModel:
         """A one-expert model initialised from expert `index` (a generator expert), sharing the text encoder."""

@@ -25,7 +25,7 @@ class TeacherKind:
 KINDS: dict[str, TeacherKind] = {
     "wan2.1": TeacherKind("wan", "t2i", None, "Wan-AI/Wan2.1-T2V-14B-Diffusers", "WanPipeline"),
     "wan2.2": TeacherKind("wan", "t2i", 0.875, "Wan-AI/Wan2.2-T2V-A14B-Diffusers", "WanPipeline"),
-    "qwen-image": TeacherKind("qwen-image", "t2i", None, "Qwen/Qwen-Image"),  # paper scale: to come
+    "qwen-image": TeacherKind("qwen-image", "t2i", None, "Qwen/Qwen-Image", "QwenImagePipeline"),
     "wan2.2-t2v": TeacherKind("wan", "t2v", 0.875, "Wan-AI/Wan2.2-T2V-A14B-Diffusers", "WanPipeline"),
     "wan2.2-i2v": TeacherKind("wan", "i2v", 0.9, "Wan-AI/Wan2.2-I2V-A14B-Diffusers", "WanImageToVideoPipeline"),
 }
