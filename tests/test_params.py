@@ -60,9 +60,8 @@ BAD = {
     "unknown metric backend": ("evaluation.backend", "raft",
                                "evaluation.backend: expected one of ['embedded', 'paper']"),
     "unknown scale": ("teachers.scale", "huge", "teachers.scale: expected one of ['embedded', 'paper']"),
-    "paper scale for a kind without a loader": (
-        "teachers.scale", "paper",
-        "teachers.names[2]: expected one of ['wan2.1', 'wan2.2', 'wan2.2-t2v', 'wan2.2-i2v']"),
+    "paper scale without prompts": (
+        "teachers.scale", "paper", "teachers.prompts: expected a non-empty list without repeats, got []"),
     "steps not split into phases": ("students.methods.phased4", {"method": "phased", "num_phases": 3},
                                     "students.methods.phased4: num_phases: expected a divisor of num_steps = 4, got 3"),
     "unknown method": ("students.methods.dmd", {"method": "dmd3"},

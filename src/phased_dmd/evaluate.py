@@ -101,7 +101,7 @@ def draw(cfg: EvaluationRunConfig, teacher: FlowModel, real: Tensor, cond: Condi
     if cfg.source == "real":
         return real
     if cfg.source == "base":
-        return sample(teacher, cond, cfg.teacher_steps, cfg.teacher_cfg_scale, generator=gen)
+        return sample(teacher, cond, cfg.teacher_steps, cfg.teacher_cfg_scale, cfg.teacher_cfg_form, gen)
     experts = load_student(Path(cfg.student) / f"seed{seed}", len(plan_phases(cfg.distill)))
     return sample_student([e.to(model_device(teacher)) for e in experts], cfg.distill, cond, generator=gen)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from omegaconf import MISSING
 
 from phased_dmd import config as C
-from phased_dmd.choices import METRIC_BACKENDS, TEACHER_KINDS
+from phased_dmd.choices import CFG_FORMS, METRIC_BACKENDS, TEACHER_KINDS
 from phased_dmd.distill_config import DistillConfig
 from phased_dmd.teachers.kinds import KINDS
 
@@ -51,6 +51,7 @@ class EvaluationParams:
     group: int = MISSING  # seeds per diversity group (the paper: 8 seeds per prompt)
     teacher_steps: int = MISSING  # the base teacher's sampler: Euler steps, each with CFG
     teacher_cfg_scale: float = MISSING
+    teacher_cfg_form: str = MISSING  # standard | plus_one | renorm (Qwen-Image's pipeline)
     sample_seed: int = MISSING  # sampling noise of distillation seed s: sample_seed + s
     backend: str = MISSING  # embedded | paper (DINOv3, LPIPS, RAFT, FID's Inception, I3D)
     weights: str = MISSING  # backend=paper: the networks' weights folder (`snakemake metric_weights` fills it)
@@ -71,6 +72,7 @@ class EvaluationParams:
 
     def check(self):
         yield from C.choice("backend", self.backend, METRIC_BACKENDS)
+        yield from C.choice("teacher_cfg_form", self.teacher_cfg_form, CFG_FORMS)
         for key in ("per_prompt", "teacher_steps", "teacher_cfg_scale"):
             yield from C.positive(key, getattr(self, key))
         if self.group < 2 or self.per_prompt % self.group:
@@ -98,6 +100,7 @@ class EvaluationRunConfig:
     group: int = 8
     teacher_steps: int = 40
     teacher_cfg_scale: float = 4.0
+    teacher_cfg_form: str = "standard"
     sample_seed: int = 1000
     backend: str = "embedded"  # embedded | paper
     weights: str = ""  # backend=paper: the weights folder (metrics/pretrained.py)

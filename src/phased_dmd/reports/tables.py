@@ -216,6 +216,7 @@ def write_table(table: Table, params, results: Path, out: Path, per_seed: Callab
               "students": {s: asdict(params.students.methods[s]) for s in table_params.students},
               "seeds": params.students.seeds, "per_prompt": evaluation.per_prompt, "group": evaluation.group,
               "teacher_steps": evaluation.teacher_steps, "teacher_cfg_scale": evaluation.teacher_cfg_scale,
+              "teacher_cfg_form": evaluation.teacher_cfg_form,
               "distill": asdict(params.students.distill),
               "per_teacher": {t: asdict(v) for t, v in params.students.per_teacher.items()
                               if t in table_params.teachers}}
