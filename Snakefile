@@ -245,6 +245,9 @@ rule students:
 # measured by the embedded feature network; the tables read the measurements
 
 
+BASE_SAMPLER_KEYS = ("teacher_steps", "teacher_cfg_scale", "teacher_cfg_form")  # only the base row's samples
+
+
 def evaluation_options(w):
     seeds = "[" + ",".join(map(str, PARAMS.students.seeds)) + "]"
     if w.source == "real":
@@ -254,7 +257,8 @@ def evaluation_options(w):
     else:
         opts = ["source=student", f"student=results/students/{w.teacher}/{w.source}", f"seeds={seeds}",
                 *hydra_overrides(asdict(PARAMS.students.settings(w.source, w.teacher)), "distill.")]
-    return shlex.join(opts + section_overrides(PARAMS.evaluation, (*TABLES, *FIGURES)))
+    unused = () if w.source == "base" else BASE_SAMPLER_KEYS  # an edit of the base sampler reruns the base row only
+    return shlex.join(opts + section_overrides(PARAMS.evaluation, (*TABLES, *FIGURES, *unused)))
 
 
 rule metric_weights:  # backend=paper: the weights of DINOv3, LPIPS's AlexNet, RAFT, Inception and I3D

@@ -193,6 +193,11 @@ def test_table2_from_teachers_to_report_and_what_an_edit_reruns(repo: Path):
 
     edit_params(repo, "students", methods__phased__phases={2: {"iterations": 3}})  # phase 2 of one student
     assert dry_run_jobs(repo, "reports/table2.md") == ["evaluate", "student_phase", "table"]
+    edit_params(repo, "evaluation", teacher_cfg_scale=3.0)  # the base teacher's sampler: the base row only
+    out = run(["snakemake", "reports/table2.md", "-n", "--cores", "1"], repo).stdout
+    evaluated = sorted(line.split("results/evaluation/wan2.1/")[1].split("/")[0] for line in out.splitlines()
+                       if line.strip().startswith("output: results/evaluation/"))
+    assert evaluated == ["base", "phased"]  # phased: the edit above; sgts and real stay as they are
 
 
 def test_tables_3_4_and_6_measure_motion_quality_and_distances_to_the_base_teacher(repo: Path):
