@@ -64,6 +64,27 @@ def test_two_processes_end_with_the_weights_and_losses_of_one(student_setup, one
     assert max_difference(teacher, trained) > 1e-4
 
 
+def test_sharded_models_end_with_the_weights_of_one_process_and_resume_from_their_gathered_checkpoint(
+        student_setup, one_process):
+    """PHASED_DMD_PARALLEL=shard: FSDP2 over two processes; checkpoints and generators are written whole."""
+    out = student_setup / "sharded"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PHASED_DMD_PARALLEL": "shard"}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                "-m", "phased_dmd.student"]
+    done = subprocess.run([*torchrun, *student_args(student_setup, out)], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert max_difference(run_weights(one_process), run_weights(out)) <= 1e-5
+    torch.testing.assert_close(losses(out), losses(one_process), rtol=1e-5, atol=0)
+    again = subprocess.run([*torchrun, *student_args(student_setup, out)], env=env, capture_output=True, text=True,
+                           timeout=300)  # loads the whole checkpoint into the sharded models and optimisers
+    assert again.returncode == 0 and "resuming phase 1 at iteration 6" in again.stdout, again.stderr[-3000:]
+    assert max_difference(run_weights(one_process), run_weights(out)) <= 1e-5
+    ema = subprocess.run([*torchrun, *student_args(student_setup, student_setup / "ema"), "distill.ema=0.99"],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert ema.returncode != 0 and "distill.ema with sharded models" in ema.stderr
+
+
 def test_the_launcher_runs_a_phase_data_parallel_over_its_tasks(student_setup, one_process, capsys):
     out = student_setup / "two-tasks"
     code = launch.main(["--cluster", "local", "--tasks-per-node", "2", "--log-dir", str(out / "submitit"),

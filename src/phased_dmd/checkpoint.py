@@ -14,14 +14,15 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
-from torch import nn
+from torch import Tensor
 
-from phased_dmd.io import save_weights
+from phased_dmd.io import save_tensors
 
 PREFIX = "iter-"
 
 
-def save_checkpoint(root: Path, iteration: int, modules: dict[str, nn.Module], state: dict, origin: str = "") -> Path:
+def save_checkpoint(root: Path, iteration: int, weights: dict[str, dict[str, Tensor]], state: dict,
+                    origin: str = "") -> Path:
     """Write root/iter-NNNNNN/{<name>.safetensors, state.pt, origin.json}; remove older checkpoints.
 
     `origin` says what the run started from (settings, seed, inputs): a restart with another origin
@@ -31,8 +32,8 @@ def save_checkpoint(root: Path, iteration: int, modules: dict[str, nn.Module], s
     for stale in root.glob(".tmp-*"):  # left by a run killed while writing
         shutil.rmtree(stale)
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
-    for name, module in modules.items():
-        save_weights(tmp / f"{name}.safetensors", module)
+    for name, tensors in weights.items():
+        save_tensors(tmp / f"{name}.safetensors", tensors)
     torch.save(state, tmp / "state.pt")
     (tmp / "origin.json").write_text(origin)
     final = root / f"{PREFIX}{iteration:07d}"
@@ -55,8 +56,7 @@ def checkpoint_origin(path: Path) -> str:
     return origin.read_text() if origin.is_file() else ""
 
 
-def load_checkpoint(path: Path, modules: dict[str, nn.Module]) -> dict:
-    """Load weights into `modules` and return the training state (never unpickles arbitrary objects)."""
-    for name, module in modules.items():
-        module.load_state_dict(load_file(str(path / f"{name}.safetensors")))
-    return torch.load(path / "state.pt", weights_only=True)
+def load_checkpoint(path: Path, names: list[str]) -> tuple[dict[str, dict[str, Tensor]], dict]:
+    """The weights of each named model and the training state (never unpickles arbitrary objects)."""
+    weights = {name: load_file(str(path / f"{name}.safetensors")) for name in names}
+    return weights, torch.load(path / "state.pt", weights_only=True)

@@ -168,32 +168,39 @@ def train_phase(models: PhaseModels, cfg: DistillConfig, sample_batch: Batches, 
     with the same weights, optimiser states and random stream as if it had never stopped; a checkpoint
     of other settings, seed or `inputs` (a fingerprint of the models it started from) is discarded.
     In a data-parallel run every process resumes from the same checkpoint (their random streams are one),
-    and only the first process writes checkpoints and losses.
+    and only the first process writes checkpoints and losses (of sharded models: gathered whole first).
     With cfg.ema each trained expert ends holding the moving average of its weights.
     """
     phases, trained = plan_phases(cfg), models.trained
     gen = torch.Generator().manual_seed(seed)
     betas = (cfg.beta1, cfg.beta2)
-    opts, weights, emas = {}, {}, {}
+    if cfg.ema is not None and data_parallel.sharding():
+        raise ValueError("distill.ema with sharded models (PHASED_DMD_PARALLEL=shard) is not supported: "
+                         "set distill.ema: null, or replicate the models")
+    opts, weights, emas, optimisers = {}, {}, {}, {}
     for p, fake in zip(trained, models.fakes):
         expert = models.experts[p]
         opts[p] = (torch.optim.AdamW(expert.parameters(), cfg.lr_generator, betas, weight_decay=cfg.weight_decay),
                    torch.optim.AdamW(fake.parameters(), cfg.lr_fake, betas, weight_decay=cfg.weight_decay))
         weights |= {f"expert{p + 1}": expert, f"fake{p + 1}": fake}
+        optimisers |= {f"opt_generator{p + 1}": (expert, opts[p][0]), f"opt_fake{p + 1}": (fake, opts[p][1])}
         if cfg.ema is not None:
             emas[p] = weights[f"ema{p + 1}"] = ema_model(expert, cfg.ema)
     start, history, total = 0, [], cfg.iterations * len(trained)  # cfg.iterations updates per phase
     label = "+".join(str(p + 1) for p in trained)
-    origin = json.dumps({"settings": dataclasses.asdict(cfg), "seed": seed, "inputs": inputs}, sort_keys=True)
+    sharded = {"parallel": "shard"} if data_parallel.sharding() else {}  # its optimiser states are keyed by name
+    origin = json.dumps({"settings": dataclasses.asdict(cfg), "seed": seed, "inputs": inputs, **sharded},
+                        sort_keys=True)
     found = latest_checkpoint(run_dir / "checkpoints")
     if found is not None and checkpoint_origin(found) != origin:
         log(f"{desc}: {found} was written with other settings or inputs; starting afresh")
         found = None
     if found is not None:
-        state = load_checkpoint(found, weights)
-        for p, (opt_g, opt_f) in opts.items():
-            opt_g.load_state_dict(state[f"opt_generator{p + 1}"])
-            opt_f.load_state_dict(state[f"opt_fake{p + 1}"])
+        saved, state = load_checkpoint(found, list(weights))
+        for name, module in weights.items():
+            data_parallel.load_full_state_dict(module, saved[name])
+        for key, (module, opt) in optimisers.items():
+            data_parallel.load_optimizer_state(module, opt, state[key])
         gen.set_state(state["generator"])
         start, history = state["iteration"], state["history"]
         log(f"{desc}: resuming phase {label} at iteration {start} from {found}")
@@ -210,12 +217,14 @@ def train_phase(models: PhaseModels, cfg: DistillConfig, sample_batch: Batches, 
             emas[p].update_parameters(models.experts[p])
         history.append({"iteration": it + 1, "phase": p + 1, "generator_loss": loss_g, "fake_loss": loss_f})
         bar.set_postfix(g=f"{loss_g:.3g}", fake=f"{loss_f:.3g}", refresh=False)
-        if ((it + 1) % cfg.checkpoint_every == 0 or it + 1 == total) and data_parallel.is_main():
-            optimiser_states = {f"opt_{role}{q + 1}": opt.state_dict() for q, pair in opts.items()
-                                for role, opt in zip(("generator", "fake"), pair)}
-            save_checkpoint(run_dir / "checkpoints", it + 1, weights, {
-                "iteration": it + 1, "history": history, "generator": gen.get_state(), **optimiser_states},
-                origin)
+        if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == total:
+            states = {name: data_parallel.full_state_dict(module) for name, module in weights.items()}
+            optimiser_states = {key: data_parallel.optimizer_state(module, opt)
+                                for key, (module, opt) in optimisers.items()}
+            if data_parallel.is_main():
+                save_checkpoint(run_dir / "checkpoints", it + 1, states, {
+                    "iteration": it + 1, "history": history, "generator": gen.get_state(), **optimiser_states},
+                    origin)
     if data_parallel.is_main():
         write_history(run_dir, history)
     for p, ema in emas.items():  # the expert is the average: the next phase's input and the student

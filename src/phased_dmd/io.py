@@ -36,5 +36,9 @@ def write_json(path: str | Path, data) -> None:
 
 def save_weights(path: str | Path, module: torch.nn.Module) -> None:
     """Model weights as safetensors."""
-    state = {k: v.detach().contiguous() for k, v in module.state_dict().items()}
-    atomic_write(path, lambda tmp: save_file(state, str(tmp)))
+    save_tensors(path, {k: v.detach().contiguous() for k, v in module.state_dict().items()})
+
+
+def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor]) -> None:
+    """Named tensors as safetensors, written atomically."""
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp)))

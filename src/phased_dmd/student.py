@@ -125,15 +125,18 @@ def run(cfg: StudentRunConfig) -> None:
     run_dir = out / "joint" if joint else phase_dir(out, cfg.phase)
     sources = [Path(cfg.teacher), *(phase_dir(out, p + 1) / "generator" for p in range(trained[0]))]
     with data_parallel.process_group():
+        if data_parallel.sharding():  # every transformer sharded over the processes (FSDP2)
+            for model in (teacher, *models.experts, *models.fakes):
+                for expert in model.experts:
+                    data_parallel.shard(expert)
         train_phase(models, settings, sample_batch, run_dir, seed=cfg.seed + 100 * cfg.phase,
                     desc=f"{teacher.info.kind} {settings.method} seed {cfg.seed}", inputs=weights_digest(sources))
-        if not data_parallel.is_main():
-            return
-    for p in trained:
-        models.experts[p].eval().save(phase_dir(out, p + 1) / "generator")
-    print(f"student {settings.method}, phase(s) {[p + 1 for p in trained]} of {len(phases)} "
-          f"({settings.schedule}) in {time.time() - start:.0f} s: generators in {out}/phase*/generator/, "
-          f"losses in {run_dir / 'losses.png'}")
+        for p in trained:
+            models.experts[p].eval().save(phase_dir(out, p + 1) / "generator")
+        if data_parallel.is_main():
+            print(f"student {settings.method}, phase(s) {[p + 1 for p in trained]} of {len(phases)} "
+                  f"({settings.schedule}) in {time.time() - start:.0f} s: generators in {out}/phase*/generator/, "
+                  f"losses in {run_dir / 'losses.png'}")
 
 
 def main(argv: list[str] | None = None) -> int:

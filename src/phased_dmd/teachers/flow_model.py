@@ -17,9 +17,11 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
+from phased_dmd import data_parallel
 from phased_dmd.choices import TEACHER_KINDS
 from phased_dmd.grids import teacher_expert
 from phased_dmd.guidance import guide
+from phased_dmd.io import save_tensors
 from phased_dmd.teachers.architectures import TRANSFORMER_CLASSES, VELOCITY, tiny_transformer
 from phased_dmd.teachers.kinds import KINDS
 from phased_dmd.teachers.text import TinyTextEncoder
@@ -109,13 +111,19 @@ class FlowModel(nn.Module):
             return velocity(self.experts[0], x, t, self.text_encoder(cond.prompt_ids), cond.first_frame,
                             **self.text_mask(cond))
         which, out = self.expert_index(t), torch.zeros_like(x)
-        for i, expert in enumerate(self.experts):
-            rows = (which == i).nonzero().squeeze(1)
+        rows_of = [(which == i).nonzero().squeeze(1) for i in range(len(self.experts))]
+        counts = data_parallel.global_counts([len(rows) for rows in rows_of], self.experts[0])
+        for expert, rows, count in zip(self.experts, rows_of, counts):
             if len(rows):
                 part = cond.select(rows)
                 v = velocity(expert, x[rows], t[rows], self.text_encoder(part.prompt_ids), part.first_frame,
                              **self.text_mask(part))
                 out = out.index_copy(0, rows, v)
+            elif count:  # sharded, and another process's rows need this expert: run it too, on a stand-in row
+                part = cond.select(slice(0, 1))
+                v = velocity(expert, x[:1], t[:1], self.text_encoder(part.prompt_ids), part.first_frame,
+                             **self.text_mask(part))
+                out = out + 0 * v.sum()
         return out
 
     def text_mask(self, cond: Condition) -> dict[str, Tensor]:
@@ -142,10 +150,21 @@ class FlowModel(nn.Module):
                          self.image_conditions)
 
     def save(self, folder: Path) -> None:
-        """The diffusers layout: transformer/ (and transformer_2/), text_encoder/ via save_pretrained, teacher.json."""
+        """The diffusers layout: transformer/ (and transformer_2/), text_encoder/ via save_pretrained, teacher.json.
+
+        In a data-parallel run every process calls it (a sharded expert is gathered whole, in diffusers'
+        single-file layout) and the first one writes.
+        """
+        states = [data_parallel.full_state_dict(e) if data_parallel.is_sharded(e) else None for e in self.experts]
+        if not data_parallel.is_main():
+            return
         folder.mkdir(parents=True, exist_ok=True)
-        for name, expert in zip(EXPERT_FOLDERS, self.experts):
-            expert.save_pretrained(folder / name)
+        for name, expert, state in zip(EXPERT_FOLDERS, self.experts, states):
+            if state is None:
+                expert.save_pretrained(folder / name)
+            else:
+                expert.save_config(folder / name)
+                save_tensors(folder / name / "diffusion_pytorch_model.safetensors", state)
         self.text_encoder.save_pretrained(folder / "text_encoder")
         if self.image_conditions is not None:
             save_image_conditions(folder, self.image_conditions)
