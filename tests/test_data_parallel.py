@@ -94,15 +94,17 @@ def test_the_launcher_runs_a_phase_data_parallel_over_its_tasks(student_setup, o
     assert len(list((out / "submitit").glob("*_1_log.err"))) == 1  # the second process ran as task 1
 
 
-def test_a_batch_the_processes_cannot_share_is_refused_before_anything_is_written(student_setup, capsys):
+def test_a_batch_the_processes_cannot_share_is_refused_before_anything_is_written(student_setup, capsys,
+                                                                                   monkeypatch):
     out = student_setup / "uneven"
-    os.environ["WORLD_SIZE"] = "3"
-    try:
-        code = student_main(student_args(student_setup, out))
-    finally:
-        del os.environ["WORLD_SIZE"]
-    assert code == 2
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    assert student_main(student_args(student_setup, out)) == 2
     assert "distill.batch_size: expected a multiple of the 3 data-parallel processes (WORLD_SIZE), got 8" \
+        in capsys.readouterr().err
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("PHASED_DMD_PARALLEL", "fsdp")
+    assert student_main(student_args(student_setup, out)) == 2
+    assert "PHASED_DMD_PARALLEL (environment variable): expected one of ['replicate', 'shard'], got 'fsdp'" \
         in capsys.readouterr().err
     assert not out.exists()
 

@@ -4,6 +4,7 @@ from phased_dmd.teachers.kinds import KINDS
 
 CRITIC_OBJECTIVES: tuple[str, ...] = ("subinterval", "naive")  # paper Eq. 13 | Fig. 2c
 STEP_RULES: tuple[str, ...] = ("euler", "renoise")  # LightX2V | DMD2, Self-Forcing
+PARALLEL_MODES: tuple[str, ...] = ("replicate", "shard")  # PHASED_DMD_PARALLEL: models whole or FSDP2-sharded
 CFG_FORMS: tuple[str, ...] = ("standard", "plus_one", "renorm")  # v_u + w (v_c - v_u) | v_c + w (v_c - v_u) |
 # standard rescaled to |v_c| per token (QwenImagePipeline's true CFG)
 METHODS: tuple[str, ...] = ("dmd", "sgts", "phased")  # 1 step | N steps with SGTS | N steps in P phases

@@ -1,4 +1,4 @@
-"""Data-parallel distillation over several processes (GPUs, nodes): one replica of the models in each.
+"""Data-parallel distillation over several processes (GPUs, nodes), the models replicated or sharded.
 
 A run started by `torchrun`, or by the launcher with several Slurm tasks (submitit exports the
 torch.distributed environment: MASTER_ADDR, RANK, WORLD_SIZE, LOCAL_RANK), joins a process group. The
@@ -32,7 +32,8 @@ from torch.distributed.checkpoint.state_dict import (StateDictOptions, get_model
                                                      set_optimizer_state_dict)
 from torch.distributed.tensor import DTensor
 
-MODES = ("replicate", "shard")
+from phased_dmd.choices import PARALLEL_MODES
+
 FULL = StateDictOptions(full_state_dict=True, cpu_offload=True)  # whole tensors on the CPU, in every process
 
 
@@ -123,12 +124,12 @@ def barrier() -> None:
 def sharding() -> bool:
     """Are the models sharded over the processes (PHASED_DMD_PARALLEL=shard, several processes)?"""
     mode = os.environ.get("PHASED_DMD_PARALLEL", "replicate")
-    if mode not in MODES:
-        raise ValueError(f"PHASED_DMD_PARALLEL={mode!r}: expected one of {MODES}")
+    if mode not in PARALLEL_MODES:  # StudentRunConfig refuses it before the run
+        raise ValueError(f"PHASED_DMD_PARALLEL={mode!r}: expected one of {PARALLEL_MODES}")
     return mode == "shard" and world_size() > 1
 
 
-def shard(module: nn.Module) -> None:
+def shard_model(module: nn.Module) -> None:
     """FSDP2 over the processes: each block of each list of blocks is a unit, then the whole module."""
     from torch.distributed.fsdp import fully_shard
 

@@ -128,7 +128,7 @@ def run(cfg: StudentRunConfig) -> None:
         if data_parallel.sharding():  # every transformer sharded over the processes (FSDP2)
             for model in (teacher, *models.experts, *models.fakes):
                 for expert in model.experts:
-                    data_parallel.shard(expert)
+                    data_parallel.shard_model(expert)
         train_phase(models, settings, sample_batch, run_dir, seed=cfg.seed + 100 * cfg.phase,
                     desc=f"{teacher.info.kind} {settings.method} seed {cfg.seed}", inputs=weights_digest(sources))
         for p in trained:

@@ -10,7 +10,7 @@ from typing import Optional
 from omegaconf import MISSING
 
 from phased_dmd import config as C
-from phased_dmd.choices import TEACHER_KINDS
+from phased_dmd.choices import PARALLEL_MODES, TEACHER_KINDS
 from phased_dmd.config import problems
 from phased_dmd.distill_config import DistillConfig
 
@@ -28,6 +28,9 @@ class StudentRunConfig:
 
     def check(self):
         yield from C.positive("phase", self.phase)
+        parallel = os.environ.get("PHASED_DMD_PARALLEL", "replicate")
+        if parallel not in PARALLEL_MODES:
+            yield "PHASED_DMD_PARALLEL (environment variable)", f"one of {list(PARALLEL_MODES)}", parallel
         processes = int(os.environ.get("WORLD_SIZE", "1"))  # data parallel: each process takes a shard
         if self.distill.batch_size % processes:
             yield ("distill.batch_size", f"a multiple of the {processes} data-parallel processes (WORLD_SIZE)",
