@@ -235,9 +235,23 @@ rule student_phase:
         "{params.settings} > {log} 2>&1"
 
 
-rule students:
+rule students:  # every method of students.methods for every teacher of students.teachers
     input:
         [final_phase(t, m, s) for t in PARAMS.students.teachers for m in PARAMS.students.methods
+         for s in PARAMS.students.seeds],
+
+
+def shown_students():
+    """The (teacher, student) pairs that the tables and figures show."""
+    tables = [getattr(PARAMS.evaluation, name) for name in (PAPER_TABLES if PAPER_SCALE else TABLES)]
+    figures = [] if PAPER_SCALE else [getattr(PARAMS.evaluation, name) for name in FIGURES]
+    return sorted({(t, s) for table in tables for t in table.teachers for s in table.students}
+                  | {(figure.teacher, s) for figure in figures for s in figure.students})
+
+
+rule shown_students:  # those of students.teachers that a table or figure shows (DVC's students stage)
+    input:
+        [final_phase(t, m, s) for t, m in shown_students() if t in PARAMS.students.teachers
          for s in PARAMS.students.seeds],
 
 
