@@ -56,3 +56,23 @@ def test_a_later_phase_without_its_earlier_phase_is_refused(student_setup, capsy
                  "phase=2", "distill.method=phased", *TINY])
     assert code == 1
     assert "phase 1 of this student is not trained yet (run phase 1 first)" in capsys.readouterr().err
+
+
+def test_gradient_checkpointing_changes_no_weight(student_setup):
+    """Activations recomputed in backward (configs/student.yaml gradient_checkpointing) give the same student."""
+    from safetensors.torch import load_file
+
+    from phased_dmd.student import checkpoint_activations
+    from phased_dmd.teachers.flow_model import load_teacher
+
+    root = student_setup
+    teacher = load_teacher(root / "teacher")
+    checkpoint_activations(teacher)
+    assert all(e.gradient_checkpointing for e in teacher.experts)
+    outs = {flag: root / f"checkpointing-{flag}" for flag in ("false", "true")}
+    for flag, out in outs.items():
+        assert main([f"teacher={root / 'teacher'}", f"data_dir={root / 'fmnist'}", f"out_dir={out}", "phase=1",
+                     "distill.method=sgts", f"gradient_checkpointing={flag}", *TINY]) == 0
+    weights = [load_file(out / "phase1/generator/transformer/diffusion_pytorch_model.safetensors")
+               for out in outs.values()]
+    assert max(float((weights[0][k] - weights[1][k]).abs().max()) for k in weights[0]) <= 1e-6

@@ -66,6 +66,12 @@ def phase_floor(teacher: FlowModel, phase: Phase) -> float:
     return teacher.info.boundary if high_only else 0.0
 
 
+def checkpoint_activations(model: FlowModel) -> None:
+    """diffusers' gradient checkpointing in every transformer of `model`: the same gradients, less memory."""
+    for expert in model.experts:
+        expert.enable_gradient_checkpointing()
+
+
 def weights_digest(folders: list[Path]) -> str:
     """SHA-256 of the safetensors weights under `folders`: what a phase started from (for resume)."""
     digest = hashlib.sha256()
@@ -113,6 +119,9 @@ def run(cfg: StudentRunConfig) -> None:
                  *(trainable(phase_generator(teacher, phases[p])) for p in trained)],
         fakes=[trainable(copy.deepcopy(teacher)) for _ in trained],
         floors={p: phase_floor(teacher, phases[p]) for p in trained})
+    if cfg.gradient_checkpointing:
+        for model in (*(models.experts[p] for p in trained), *models.fakes):
+            checkpoint_activations(model)
     if teacher.info.hub:  # a paper-scale teacher: data-free, prompts only
         batches = prompt_batches(teacher.info)
     else:

@@ -24,6 +24,7 @@ class StudentRunConfig:
     out_dir: str = MISSING  # the student: phase<p>/generator/ per phase
     phase: int = 1  # which phase this run trains (1-based; progressive schedule); earlier phases must be in out_dir
     seed: int = 0
+    gradient_checkpointing: bool = False  # recompute each block's activations in backward: memory for time
     distill: DistillConfig = field(default_factory=DistillConfig)
 
     def check(self):
