@@ -47,7 +47,8 @@ def run(module, log_dir):
         opts = ["--cluster", LAUNCHER, "--log-dir", log_dir.format(**wildcards),
                 "--timeout-min", getattr(resources, "runtime", 60), "--gpus", getattr(resources, "gpu", 0)]
         for name, flag in (("mem_mb", "--mem-mb"), ("slurm_partition", "--partition"), ("slurm_account", "--account"),
-                           ("tasks_per_node", "--tasks-per-node"), ("nodes", "--nodes")):
+                           ("tasks_per_node", "--tasks-per-node"), ("nodes", "--nodes"),
+                           ("cpus_per_task", "--cpus-per-task")):
             if getattr(resources, name, None):
                 opts += [flag, getattr(resources, name)]
         return f"{PYTHON} -m phased_dmd.launch {shlex.join(map(str, opts))} -- {module}"

@@ -99,9 +99,11 @@ def test_student_phases_chain_and_a_distill_knob_retrains_the_students_not_the_t
 
     # data parallel over 2 nodes x 2 tasks: resources from the profile reach the launcher, not the code
     out = run(["snakemake", final, "-n", "-p", "--cores", "1", "--config", "launcher=local", "--set-resources",
-               "student_phase:tasks_per_node=2", "student_phase:nodes=2"], repo).stdout
+               "student_phase:tasks_per_node=2", "student_phase:nodes=2", "student_phase:cpus_per_task=4"],
+              repo).stdout
     launches = [line for line in out.splitlines() if "-m phased_dmd.launch" in line]
-    assert len(launches) == 2 and all("--tasks-per-node 2 --nodes 2 -- phased_dmd.student" in x for x in launches)
+    assert len(launches) == 2
+    assert all("--tasks-per-node 2 --nodes 2 --cpus-per-task 4 -- phased_dmd.student" in x for x in launches)
 
 
 def test_bench_target_writes_the_table_and_its_json(repo: Path):
