@@ -83,7 +83,7 @@ def wait(job: submitit.Job, cluster: str, deadline_s: float, poll_s: float = 2.0
     """
     start = time.monotonic()
     gone_since = None
-    tasks = [job.task(k) for k in range(job.num_tasks)]  # one per process of a data-parallel job
+    parts = [job.task(k) for k in range(job.num_tasks)]  # one per process of a data-parallel job
     while True:
         if time.monotonic() - start > deadline_s:
             job.cancel(check=False)
@@ -97,17 +97,17 @@ def wait(job: submitit.Job, cluster: str, deadline_s: float, poll_s: float = 2.0
         else:
             gone_since = gone_since or time.monotonic()
             settled = time.monotonic() - gone_since > grace_s
-            if all(t.paths.result_pickle.exists() for t in tasks) and (settled or all(map(succeeded, tasks))):
+            if all(t.paths.result_pickle.exists() for t in parts) and (settled or all(map(succeeded, parts))):
                 break
             if settled:
                 raise LaunchError(f"job {job.job_id} left the queue without a result (killed? out of memory?); "
                                   f"log: {job.paths.stdout}, {job.paths.stderr}")
         time.sleep(poll_s)
-    for task in tasks:
+    for part in parts:
         try:
-            task.result()
+            part.result()
         except submitit.core.utils.FailedJobError:
-            log = task.paths.stderr
+            log = part.paths.stderr
             raise LaunchError(f"job {job.job_id} failed: {last_error(log)}; log: {log}") from None
 
 
