@@ -107,29 +107,24 @@ class FlowModel(nn.Module):
 
     def forward(self, x: Tensor, t: Tensor, cond: Condition) -> Tensor:
         velocity, cond = VELOCITY[self.info.architecture], self.resolve(cond)
+
+        def run(expert: nn.Module, rows: Tensor | slice = slice(None)) -> Tensor:
+            part = cond.select(rows)
+            mask = self.text_encoder.mask(part.prompt_ids)  # text of varying length (Qwen-Image at paper scale)
+            return velocity(expert, x[rows], t[rows], self.text_encoder(part.prompt_ids), part.first_frame,
+                            **({} if mask is None else {"text_mask": mask}))
+
         if len(self.experts) == 1:
-            return velocity(self.experts[0], x, t, self.text_encoder(cond.prompt_ids), cond.first_frame,
-                            **self.text_mask(cond))
+            return run(self.experts[0])
         which, out = self.expert_index(t), torch.zeros_like(x)
         rows_of = [(which == i).nonzero().squeeze(1) for i in range(len(self.experts))]
         counts = data_parallel.global_counts([len(rows) for rows in rows_of], self.experts[0])
         for expert, rows, count in zip(self.experts, rows_of, counts):
             if len(rows):
-                part = cond.select(rows)
-                v = velocity(expert, x[rows], t[rows], self.text_encoder(part.prompt_ids), part.first_frame,
-                             **self.text_mask(part))
-                out = out.index_copy(0, rows, v)
+                out = out.index_copy(0, rows, run(expert, rows))
             elif count:  # sharded, and another process's rows need this expert: run it too, on a stand-in row
-                part = cond.select(slice(0, 1))
-                v = velocity(expert, x[:1], t[:1], self.text_encoder(part.prompt_ids), part.first_frame,
-                             **self.text_mask(part))
-                out = out + 0 * v.sum()
+                out = out + 0 * run(expert, slice(0, 1)).sum()
         return out
-
-    def text_mask(self, cond: Condition) -> dict[str, Tensor]:
-        """The mask of text of varying length (Qwen-Image at paper scale), as a keyword; none otherwise."""
-        mask = self.text_encoder.mask(cond.prompt_ids)
-        return {} if mask is None else {"text_mask": mask}
 
     def guided(self, x: Tensor, t: Tensor, cond: Condition, scale: float, form: str = "standard") -> Tensor:
         """Classifier-free guidance; the unconditional branch has the empty prompt (and keeps the first frame)."""
