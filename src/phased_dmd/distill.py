@@ -84,12 +84,15 @@ def phase_output(expert: Model, phase: Phase, x: Tensor, cond: Any, cfg: Distill
 
 def renoise_times(cfg: DistillConfig, phase: Phase, n: int, for_generator: bool, floor: float = 0.0,
                   generator: torch.Generator | None = None) -> Tensor:
-    """Re-noise t for phase p: reverse nested (s_p, 1) or disjoint (s_p, s_{p-1}), above `floor`."""
+    """Re-noise t for phase p: reverse nested (s_p, 1) or disjoint (s_p, s_{p-1}), above `floor`; drawn for
+    a global batch of n, this process's shard of it (data_parallel)."""
     if for_generator and cfg.fixed_t is not None:
-        return torch.full((n,), cfg.fixed_t, dtype=torch.float64)
-    low = max(phase.end_level, floor)
-    high = 1.0 if cfg.interval == "nested" else phase.start_level
-    return sample_timesteps(n, low, high, cfg.t_shift, generator)
+        t = torch.full((n,), cfg.fixed_t, dtype=torch.float64)
+    else:
+        low = max(phase.end_level, floor)
+        high = 1.0 if cfg.interval == "nested" else phase.start_level
+        t = sample_timesteps(n, low, high, cfg.t_shift, generator)
+    return t[data_parallel.shard_slice(n)]
 
 
 @dataclass
@@ -131,8 +134,7 @@ def fake_update(models: PhaseModels, p: int, cfg: DistillConfig, sample_batch: B
     x_in, cond = phase_input(models, p, cfg, sample_batch, gen)
     with torch.no_grad():
         x_s = phase_output(models.experts[p], phase, x_in, cond, cfg, gen)
-    t = renoise_times(cfg, phase, cfg.batch_size, False, models.floors.get(p, 0.0), gen)
-    t = t[data_parallel.shard_slice(cfg.batch_size)].to(x_s)
+    t = renoise_times(cfg, phase, cfg.batch_size, False, models.floors.get(p, 0.0), gen).to(x_s)
     noise = noise_like(x_s, gen)
     loss = critic_loss(cfg.critic, bind(fake, cond), x_s, noise, phase.end_level, t, cfg.max_weight)
     return _step(opt, loss, fake, cfg.grad_clip, "fake", it)
@@ -144,8 +146,7 @@ def generator_update(models: PhaseModels, p: int, cfg: DistillConfig, sample_bat
     phase, expert = plan_phases(cfg)[p], models.experts[p]
     x_in, cond = phase_input(models, p, cfg, sample_batch, gen)
     x_s = phase_output(expert, phase, x_in, cond, cfg, gen)
-    t = renoise_times(cfg, phase, cfg.batch_size, True, models.floors.get(p, 0.0), gen)
-    t = t[data_parallel.shard_slice(cfg.batch_size)].to(x_s)
+    t = renoise_times(cfg, phase, cfg.batch_size, True, models.floors.get(p, 0.0), gen).to(x_s)
     x_t = renoise(x_s.detach(), noise_like(x_s, gen), phase.end_level, t)
     with torch.no_grad():
         x0_real = x0_from_velocity(x_t, models.teacher(x_t, t, cond), t)
