@@ -9,13 +9,12 @@ import sys
 from dataclasses import asdict
 
 from phased_dmd.choices import METHODS, TEACHER_KINDS
-from phased_dmd.config import ConfigError, hydra_overrides, section_overrides
-from phased_dmd.evaluation_config import FIGURES, TABLES
+from phased_dmd.config import ConfigError
+from phased_dmd.evaluation_config import BASE_SAMPLER, EVALUATION_KNOBS, FIGURES, TABLES
 from phased_dmd.data.fashion_mnist import FILES as FASHION_MNIST_FILES
 from phased_dmd.launch import CLUSTERS
 from phased_dmd.params import load_params
-from phased_dmd.teachers.kinds import KINDS
-from phased_dmd.toy.figure2_config import OBJECTIVES as FIGURE2_OBJECTIVES
+from phased_dmd.toy.figure2_config import OBJECTIVES as FIGURE2_OBJECTIVES, section_knobs
 from snakemake.exceptions import WorkflowError
 
 configfile: "params.yaml"
@@ -97,21 +96,6 @@ rule fashion_mnist:
 # ---- Teachers: trained at embedded scale, fetched from the hub at paper scale (params.yaml teachers.scale)
 
 
-PAPER_SCALE_KEYS = ("names", "scale", "sources", "prompts", "images")  # not the embedded teacher run's knobs
-
-
-def quoted_list(values):
-    """A Hydra list of quoted strings (they may hold commas, quotes or spaces)."""
-    return "[" + ",".join("'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for v in values) + "]"
-
-
-def hub_overrides(w):
-    """The paper-scale teacher run's source, prompts and (image-to-video) images."""
-    images = PARAMS.teachers.images if KINDS[w.teacher].task == "i2v" else []
-    return shlex.join([f"source={PARAMS.teachers.sources.get(w.teacher, '')}",
-                       f"prompts={quoted_list(PARAMS.teachers.prompts)}", f"images={quoted_list(images)}"])
-
-
 if PAPER_SCALE:
 
     rule teacher:  # the paper's pipeline from the hub (or a local copy), its prompts encoded: teachers/hub.py
@@ -119,12 +103,12 @@ if PAPER_SCALE:
             spec="results/teachers/{teacher}/teacher.json",
         params:
             run=run("phased_dmd.teachers.hub", "results/teachers/{teacher}/submitit"),
-            overrides=hub_overrides,
+            knobs=lambda w: [PARAMS.teachers.sources.get(w.teacher, ""), PARAMS.teachers.prompts,
+                             PARAMS.teachers.images],  # the job reads them from params.yaml; they rerun it
         log:
             "results/teachers/{teacher}/fetch.log",
         shell:
-            "{params.run} kind={wildcards.teacher} out_dir=results/teachers/{wildcards.teacher} {params.overrides} "
-            "> {log} 2>&1"
+            "{params.run} kind={wildcards.teacher} out_dir=results/teachers/{wildcards.teacher} > {log} 2>&1"
 
 else:
 
@@ -137,13 +121,12 @@ else:
             grid="reports/teacher_{teacher}.png",
         params:
             run=run("phased_dmd.teachers.train", "results/teachers/{teacher}/submitit"),
-            overrides=shlex.join(section_overrides(PARAMS.teachers, PAPER_SCALE_KEYS)),
+            knobs=[asdict(PARAMS.teachers.train), asdict(PARAMS.data)],  # read by the job; here they rerun it
         log:
             "results/teachers/{teacher}/train.log",
         threads: 1
         shell:
-            "OMP_NUM_THREADS=1 {params.run} {params.overrides} kind={wildcards.teacher} "
-            "resolution={PARAMS.data.resolution} out_dir=results/teachers/{wildcards.teacher} "
+            "OMP_NUM_THREADS=1 {params.run} kind={wildcards.teacher} out_dir=results/teachers/{wildcards.teacher} "
             "data_dir=data/fashion-mnist grid={output.grid} > {log} 2>&1"
 
 
@@ -158,12 +141,12 @@ rule classifier:
         metrics="results/classifier/metrics.json",
     params:
         run=run("phased_dmd.metrics.classifier", "results/classifier/submitit"),
+        knobs=asdict(PARAMS.data),  # read by the job; here they rerun it
     log:
         "results/classifier/train.log",
     threads: 1
     shell:
-        "OMP_NUM_THREADS=1 {params.run} data_dir=data/fashion-mnist "
-        "out_dir=results/classifier resolution={PARAMS.data.resolution} > {log} 2>&1"
+        "OMP_NUM_THREADS=1 {params.run} data_dir=data/fashion-mnist out_dir=results/classifier > {log} 2>&1"
 
 
 rule teacher_recognition:
@@ -174,6 +157,7 @@ rule teacher_recognition:
         "results/teachers/{teacher}/recognition/recognition.json",
     params:
         run=run("phased_dmd.metrics.recognition", "results/teachers/{teacher}/recognition/submitit"),
+        knobs=[PARAMS.evaluation.teacher_steps, PARAMS.evaluation.teacher_cfg_scale],  # read by the job; rerun it
     log:
         "results/teachers/{teacher}/recognition/run.log",
     threads: 1
@@ -225,15 +209,15 @@ rule student_phase:
     params:
         run=run("phased_dmd.student", "results/students/{teacher}/{student}/seed{seed}/phase{phase}/submitit"),
         dir=student_dir,
-        settings=lambda w: shlex.join(hydra_overrides(
-            asdict(PARAMS.students.settings(w.student, w.teacher, int(w.phase))), "distill.")),
+        # the job reads its knobs from params.yaml; here they only rerun it when they change
+        knobs=lambda w: asdict(PARAMS.students.settings(w.student, w.teacher, int(w.phase))),
     log:
         "results/students/{teacher}/{student}/seed{seed}/phase{phase}/train.log",
     threads: 1
     shell:
         "OMP_NUM_THREADS=1 {params.run} teacher=results/teachers/{wildcards.teacher} "
-        "data_dir=data/fashion-mnist out_dir={params.dir} phase={wildcards.phase} seed={wildcards.seed} "
-        "{params.settings} > {log} 2>&1"
+        "data_dir=data/fashion-mnist out_dir={params.dir} student={wildcards.student} phase={wildcards.phase} "
+        "seed={wildcards.seed} > {log} 2>&1"
 
 
 rule students:  # every method of students.methods for every teacher of students.teachers
@@ -260,20 +244,22 @@ rule shown_students:  # those of students.teachers that a table or figure shows 
 # measured by the embedded feature network; the tables read the measurements
 
 
-BASE_SAMPLER_KEYS = ("teacher_steps", "teacher_cfg_scale", "teacher_cfg_form")  # only the base row's samples
+def evaluation_source(w):
+    """Which source an evaluation samples: the held-out data, the base teacher or a student's folder."""
+    if w.source in ("real", "base"):
+        return f"source={w.source}"
+    return f"source=student student=results/students/{w.teacher}/{w.source}"
 
 
-def evaluation_options(w):
-    seeds = "[" + ",".join(map(str, PARAMS.students.seeds)) + "]"
-    if w.source == "real":
-        opts = ["source=real", "seeds=[0]"]
-    elif w.source == "base":
-        opts = ["source=base", f"seeds={seeds}"]
-    else:
-        opts = ["source=student", f"student=results/students/{w.teacher}/{w.source}", f"seeds={seeds}",
-                *hydra_overrides(asdict(PARAMS.students.settings(w.source, w.teacher)), "distill.")]
-    unused = () if w.source == "base" else BASE_SAMPLER_KEYS  # an edit of the base sampler reruns the base row only
-    return shlex.join(opts + section_overrides(PARAMS.evaluation, (*TABLES, *FIGURES, *unused)))
+def evaluation_knobs(w):
+    """The knobs an evaluation reads from params.yaml (an edit of the base sampler reruns the base row only)."""
+    unused = () if w.source == "base" else BASE_SAMPLER
+    knobs = {k: getattr(PARAMS.evaluation, k) for k in EVALUATION_KNOBS if k not in unused}
+    if w.source != "real":
+        knobs["seeds"] = PARAMS.students.seeds
+    if w.source not in ("real", "base"):
+        knobs["distill"] = asdict(PARAMS.students.settings(w.source, w.teacher))
+    return knobs
 
 
 rule metric_weights:  # backend=paper: the weights of DINOv3, LPIPS's AlexNet, RAFT, Inception and I3D
@@ -296,14 +282,15 @@ rule evaluate:
         features="results/evaluation/{teacher}/{source}/features.safetensors",
     params:
         run=run("phased_dmd.evaluate", "results/evaluation/{teacher}/{source}/submitit"),
-        options=evaluation_options,
+        source=evaluation_source,
+        knobs=evaluation_knobs,  # the job reads them from params.yaml; here they only rerun it when they change
     log:
         "results/evaluation/{teacher}/{source}/run.log",
     threads: 1
     shell:
         "OMP_NUM_THREADS=1 {params.run} teacher=results/teachers/{wildcards.teacher} "
         "classifier=results/classifier/model data_dir=data/fashion-mnist "
-        "out_dir=results/evaluation/{wildcards.teacher}/{wildcards.source} {params.options} > {log} 2>&1"
+        "out_dir=results/evaluation/{wildcards.teacher}/{wildcards.source} {params.source} > {log} 2>&1"
 
 
 def table_inputs(name):
@@ -368,13 +355,13 @@ rule bench_run:
         "results/bench/measurements.json",
     params:
         run=run("phased_dmd.bench", "results/bench/submitit"),
-        overrides=shlex.join(section_overrides(PARAMS.bench, ())),
+        knobs=asdict(PARAMS.bench),  # the job reads them from params.yaml; here they only rerun it when they change
     log:
         "results/bench/run.log",
     threads: workflow.cores  # alone on the machine: timings are not shared with other jobs
     shell:
-        "OMP_NUM_THREADS=1 {params.run} {params.overrides} "
-        "teacher_dir=results/teachers/{PARAMS.bench.teacher} out_dir=results/bench > {log} 2>&1"
+        "OMP_NUM_THREADS=1 {params.run} teacher_dir=results/teachers/{PARAMS.bench.teacher} out_dir=results/bench "
+        "> {log} 2>&1"
 
 
 rule bench_report:
@@ -397,14 +384,13 @@ rule figure2_run:
         weights="results/figure2/{objective}/seed{seed}/model.safetensors",
     params:
         run=run("phased_dmd.toy.figure2", "results/figure2/{objective}/seed{seed}/submitit"),
-        overrides=shlex.join(section_overrides(PARAMS.figure2, ("objectives", "seeds"))),
+        knobs=section_knobs(PARAMS.figure2),  # the job reads them from params.yaml; here they only rerun it
     log:
         "results/figure2/{objective}/seed{seed}/run.log",
     threads: 1
     shell:
         "OMP_NUM_THREADS=1 {params.run} objective={wildcards.objective} "
-        "seed={wildcards.seed} out_dir=results/figure2/{wildcards.objective}/seed{wildcards.seed} "
-        "{params.overrides} > {log} 2>&1"
+        "seed={wildcards.seed} out_dir=results/figure2/{wildcards.objective}/seed{wildcards.seed} > {log} 2>&1"
 
 
 rule figure2_report:
@@ -425,23 +411,19 @@ rule figure2_report:
 
 # ---- Toy 2-D: DMD, SGTS and Phased DMD distilled from an exact teacher (analytic scale)
 
-# shared knobs; the method of a run comes from its wildcard (params.yaml's toy2d.distill.method is unused)
-TOY2D = [o for o in section_overrides(PARAMS.toy2d, ("methods", "seeds")) if not o.startswith("distill.method=")]
-
-
 rule toy2d_pretrain:
     output:
         weights="results/toy2d/pretrained/seed{seed}/model.safetensors",
         baselines="results/toy2d/pretrained/seed{seed}/baselines.json",
     params:
         run=run("phased_dmd.toy.toy2d", "results/toy2d/pretrained/seed{seed}/submitit"),
-        overrides=shlex.join(o for o in TOY2D if o.startswith(("ring.", "pretrain_iterations="))),
+        knobs=lambda w: {"ring": asdict(PARAMS.toy2d.ring), "pretrain_iterations": PARAMS.toy2d.pretrain_iterations},
     log:
         "results/toy2d/pretrained/seed{seed}/run.log",
     threads: 1
     shell:
         "OMP_NUM_THREADS=1 {params.run} stage=pretrain seed={wildcards.seed} "
-        "out_dir=results/toy2d/pretrained/seed{wildcards.seed} {params.overrides} > {log} 2>&1"
+        "out_dir=results/toy2d/pretrained/seed{wildcards.seed} > {log} 2>&1"
 
 
 rule toy2d_distill:
@@ -452,12 +434,12 @@ rule toy2d_distill:
         samples="results/toy2d/{method}/seed{seed}/samples.json",
     params:
         run=run("phased_dmd.toy.toy2d", "results/toy2d/{method}/seed{seed}/submitit"),
-        overrides=shlex.join(TOY2D),
+        knobs=lambda w: {"ring": asdict(PARAMS.toy2d.ring), "distill": PARAMS.toy2d.run_distill(w.method)},
     log:
         "results/toy2d/{method}/seed{seed}/run.log",
     threads: 1
     shell:
-        "OMP_NUM_THREADS=1 {params.run} {params.overrides} stage=distill "
+        "OMP_NUM_THREADS=1 {params.run} stage=distill "
         "distill.method={wildcards.method} seed={wildcards.seed} init={input.init} "
         "out_dir=results/toy2d/{wildcards.method}/seed{wildcards.seed} > {log} 2>&1"
 

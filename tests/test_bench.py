@@ -35,7 +35,9 @@ def test_bench_measures_every_method_and_reports_ratios(tmp_path):
 
     write_report(None, tmp_path / "bench", tmp_path / "report")
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["generator_update"]["dmd"]["peak_ratio"] == 1.0
+    ratios = {name: row["peak_ratio"] for name, row in report["generator_update"].items()}  # to one-step DMD
+    assert ratios["full_backprop"] > 1.5  # four steps of activations against one
+    assert max(ratios["phased_2"], ratios["phased_4"]) < ratios["full_backprop"]  # a phase keeps one step's
     assert set(report["generator_update"]["phased_2"]) >= {"seconds", "peak_mb", "seconds_ratio", "peak_ratio"}
     assert set(report["sampling"]) >= {"teacher_seconds", "student_seconds", "speedup"}
     assert "| Phased DMD, 4 steps, 2 phases |" in (tmp_path / "report.md").read_text()

@@ -19,7 +19,7 @@ TEACHER_KIND = "wan2.2"  # two experts: the fake's re-noised t routes a shard's 
 def student_args(root, out):
     return [f"teacher={root / 'teacher'}", f"data_dir={root / 'fmnist'}", f"out_dir={out}", "phase=1",
             "distill.method=sgts", "distill.iterations=6", "distill.batch_size=8", "distill.ttur=2",
-            "distill.checkpoint_every=3"]
+            "checkpoint_every=3"]
 
 
 def run_weights(out):

@@ -5,9 +5,18 @@ import torch
 from phased_dmd.device import compute_device, model_device, noise_like
 
 
-def test_the_device_is_the_gpu_when_there_is_one_unless_overridden(monkeypatch):
+def test_each_data_parallel_process_takes_its_own_gpu_unless_overridden(monkeypatch):
     monkeypatch.delenv("PHASED_DMD_DEVICE", raising=False)
-    assert compute_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert compute_device() == torch.device("cpu")  # no GPU: every process on the CPU
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert compute_device() == torch.device("cuda", 1)  # 4 processes on a node of 2 GPUs: rank 3 shares GPU 1
+    monkeypatch.delenv("LOCAL_RANK")
+    assert compute_device() == torch.device("cuda", 0)  # one process: the first GPU
+    monkeypatch.setenv("PHASED_DMD_DEVICE", "cpu")
+    assert compute_device() == torch.device("cpu")  # the override wins over a GPU
     monkeypatch.setenv("PHASED_DMD_DEVICE", "meta")
     assert compute_device() == torch.device("meta")
 

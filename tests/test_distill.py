@@ -2,6 +2,7 @@
 against an exact teacher that must move the generator toward the exact distribution."""
 
 import copy
+import dataclasses
 
 import pytest
 import torch
@@ -22,10 +23,12 @@ from phased_dmd.distill_config import DistillConfig
 from phased_dmd.mixture import GaussianMixture
 from phased_dmd.toy.networks import ToyVelocityNet
 from phased_dmd.toy.toy2d import IgnoringCond
+from shipped import distill
 
 
 def cfg(**kw) -> DistillConfig:
-    return DistillConfig(**{"iterations": 60, "ttur": 2, "batch_size": 128, **kw})
+    """The shipped students' settings, shorter, and with two phases when the method is phased."""
+    return distill(**{"iterations": 60, "ttur": 2, "batch_size": 128, "num_phases": 2, **kw})
 
 
 def test_phase_plans_of_each_method():
@@ -109,7 +112,7 @@ def test_fixed_t_applies_to_the_generator_only():
 )
 def test_bad_distill_settings_are_refused(kw, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        build(DistillConfig, kw, "distill")
+        build(DistillConfig, {**dataclasses.asdict(cfg(method="phased")), **kw}, "distill")
 
 
 GAUSS = GaussianMixture.create([1.0], [[1.5, -1.0]], [[0.4, 0.4]])
@@ -162,9 +165,10 @@ def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path, capsys, every):
     def phase(lr):
         torch.manual_seed(0)
         net = IgnoringCond(ToyVelocityNet(2, 16, 1))
-        c = cfg(method="dmd", iterations=3, checkpoint_every=every, lr_fake=lr, batch_size=8, ttur=1)
+        c = cfg(method="dmd", iterations=3, lr_fake=lr, batch_size=8, ttur=1)
         models = PhaseModels(_teacher, [net], [IgnoringCond(ToyVelocityNet(2, 16, 1))])
-        return train_phase(models, c, lambda n, g: (torch.randn(n, 2, generator=g), None), tmp_path), net
+        return train_phase(models, c, lambda n, g: (torch.randn(n, 2, generator=g), None), tmp_path,
+                           checkpoint_every=every), net
 
     first, _ = phase(1e-3)
     again, _ = phase(1e-3)  # finished: resumes at the end, nothing to do

@@ -67,3 +67,14 @@ def test_feature_frechet_of_samples_converges_to_the_closed_form():
     a = rng.normal(0.0, 1.0, size=(200_000, 2))
     b = rng.normal([1.0, 0.0], [2.0, 1.0], size=(200_000, 2))
     assert feature_frechet(a, b) == pytest.approx(1.0 + 1.0, abs=0.03)
+
+
+def test_frechet_distance_of_singular_covariances_is_finite():
+    """Fewer samples than feature dimensions (a singular covariance, as per-prompt sets are): pytorch-fid's
+    regularised root keeps the distance finite, zero for a set against itself and the squared shift of a
+    shifted copy."""
+    a = np.random.default_rng(2).normal(size=(12, 40))
+    shift = np.zeros(40)
+    shift[0] = 3.0
+    assert feature_frechet(a, a) == pytest.approx(0.0, abs=1e-4)
+    assert feature_frechet(a, a + shift) == pytest.approx(9.0, abs=1e-4)

@@ -56,26 +56,37 @@ def test_gradient_vanishes_when_the_generator_matches_the_real_gaussian(gen):
     assert float(torch.cat([g_mu, g_log_sd]).abs().max()) < 1e-12
 
 
+def _shifted(mixture: GaussianMixture, b: torch.Tensor) -> GaussianMixture:
+    return GaussianMixture(mixture.weights, mixture.means + b, mixture.stds)
+
+
 def test_shifted_mixture_is_pulled_back_toward_the_real_one(mixture, gen):
     """Generator x = y + b, y from the real mixture: its law is the real one shifted by b.
 
-    W2 between the two is exactly |b|; one step along the DMD gradient lowers it, and at b = 0 the
-    direction is zero for every sample.
+    W2 between the two is exactly |b|; one step along the DMD gradient lowers it. The fake's denoiser is the
+    real one's at x_t shifted back by a_t b, plus b (exact for a shifted law), so the direction points along b,
+    flips with it, and vanishes with it.
     """
     n = 100_000
     b = torch.full((mixture.dim,), 0.4, dtype=torch.float64, requires_grad=True)
     y = mixture.sample(n, gen)
     x = y + b
-    fake = GaussianMixture(mixture.weights, mixture.means + b.detach(), mixture.stds)
+    fake = _shifted(mixture, b.detach())
     t = torch.rand(n, generator=gen, dtype=torch.float64) * 0.96 + 0.02
     x_t = add_noise(x.detach(), torch.randn(x.shape, generator=gen, dtype=torch.float64), t)
     (g_b,) = torch.autograd.grad(dmd_generator_loss(x, fake.x0_mean(x_t, t), mixture.x0_mean(x_t, t)), b)
     b_new = b.detach() - 0.1 * g_b / g_b.norm()
     assert float(b_new.norm()) < float(b.detach().norm()) - 0.05
 
-    g_zero = dmd_direction(y, mixture.x0_mean(x_t - b.detach() * (1 - t[:, None]), t),
-                           mixture.x0_mean(x_t - b.detach() * (1 - t[:, None]), t))
-    assert float(g_zero.abs().max()) == 0.0
+    shift = (1 - t[:, None]) * b.detach()  # a_t b: how far the shift moves x_t
+    torch.testing.assert_close(fake.x0_mean(x_t, t), mixture.x0_mean(x_t - shift, t) + b.detach(), rtol=0, atol=1e-9)
+    along = {}
+    for sign in (1.0, -1.0, 0.0):
+        shifted = _shifted(mixture, sign * b.detach())
+        x_s = add_noise(y + sign * b.detach(), torch.randn(y.shape, generator=gen, dtype=torch.float64), t)
+        along[sign] = float((dmd_direction(y + sign * b.detach(), shifted.x0_mean(x_s, t), mixture.x0_mean(x_s, t))
+                             @ b.detach()).mean())
+    assert along[1.0] > 0.05 and along[-1.0] < -0.05 and abs(along[0.0]) < 1e-12
 
 
 def test_loss_gradient_is_the_normalised_direction(gen):

@@ -1,16 +1,18 @@
 """One measurement pass of the evaluation (evaluate.measure) with either metric backend, on random videos: the
 same measures and saved features come out of the embedded networks and the paper's (random-weight copies)."""
 
+import dataclasses
 import math
 
 import pytest
 import torch
 
 from phased_dmd.evaluate import measure, reference_features
-from phased_dmd.evaluation_config import EvaluationRunConfig
+from phased_dmd.evaluation_config import EVALUATION_KNOBS, EvaluationRunConfig
 from phased_dmd.metrics.backends import EmbeddedBackend, PaperBackend, backend
 from phased_dmd.metrics.classifier import FeatureNet
 from phased_dmd.metrics.pretrained import MissingWeights
+from shipped import PARAMS, run_config
 
 PROMPTS = ["T-shirt/top", "Trouser"]
 
@@ -66,7 +68,9 @@ def test_the_paper_backend_stops_before_sampling_when_a_file_is_missing(tmp_path
 
 
 def test_the_paper_backend_needs_a_weights_folder():
-    cfg = EvaluationRunConfig(source="real", teacher="t", classifier="c", data_dir="d", out_dir="o", backend="paper")
+    knobs = {k: getattr(PARAMS.evaluation, k) for k in EVALUATION_KNOBS}
+    cfg = run_config("evaluation", EvaluationRunConfig, source="real", teacher="t", classifier="c", data_dir="d",
+                     out_dir="o", seeds=[0], distill=None, **knobs)
+    cfg = dataclasses.replace(cfg, backend="paper", weights="")
     assert ("weights", "the metric networks' weights folder when backend=paper", "") in list(cfg.check())
-    assert [p for p in EvaluationRunConfig(source="real", teacher="t", classifier="c", data_dir="d", out_dir="o",
-                                           backend="raft").check()][0][0] == "backend"
+    assert [p for p in dataclasses.replace(cfg, backend="raft").check()][0][0] == "backend"

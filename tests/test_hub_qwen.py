@@ -14,6 +14,7 @@ from phased_dmd.teachers.architectures import pack_patches
 from phased_dmd.teachers.flow_model import Condition, load_teacher
 from phased_dmd.teachers.hub import HubTeacherConfig, decode, fetch_teacher, load_vae
 from phased_dmd.teachers.train import sample
+from shipped import run_config
 
 PROMPTS = ["a coat", "a long dress on a wooden chair"]
 
@@ -21,8 +22,12 @@ PROMPTS = ["a coat", "a long dress on a wooden chair"]
 def tiny_qwen_pipeline(folder):
     """A tiny QwenImagePipeline: a byte-level Qwen2 tokenizer, a tiny Qwen2.5-VL, transformer and VAE, and the
     scheduler settings of Qwen/Qwen-Image (dynamic, exponential shift)."""
-    from diffusers import (AutoencoderKLQwenImage, FlowMatchEulerDiscreteScheduler, QwenImagePipeline,
-                           QwenImageTransformer2DModel)
+    from diffusers import (
+        AutoencoderKLQwenImage,
+        FlowMatchEulerDiscreteScheduler,
+        QwenImagePipeline,
+        QwenImageTransformer2DModel,
+    )
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2Tokenizer
     from transformers.convert_slow_tokenizer import bytes_to_unicode
 
@@ -51,9 +56,9 @@ def tiny_qwen_pipeline(folder):
 def qwen(tmp_path_factory):
     root = tmp_path_factory.mktemp("qwen")
     pipe = tiny_qwen_pipeline(root / "Qwen-Image")
-    cfg = HubTeacherConfig(kind="qwen-image", source=str(root / "Qwen-Image"), out_dir=str(root / "teacher"),
-                           prompts=PROMPTS, negative_prompt="blurry", height=32, width=48,
-                           max_sequence_length=1024, dtype="float32")
+    cfg = run_config("hub_teacher", HubTeacherConfig, kind="qwen-image", source=str(root / "Qwen-Image"),
+                     out_dir=str(root / "teacher"), prompts=PROMPTS, images=[], negative_prompt="blurry", height=32,
+                     width=48, max_sequence_length=1024, dtype="float32")
     fetch_teacher(cfg)
     return root, pipe, load_teacher(root / "teacher")
 

@@ -1,6 +1,7 @@
 """Paper-scale teachers through the hub layout (teachers/hub.py), on a tiny Wan2.2 pipeline saved by diffusers
 in that layout (the hub itself cannot be reached here): our teacher gives what diffusers' WanPipeline gives."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from phased_dmd.diffusers_api import AutoencoderKLWan, WanTransformer3DModel
 from phased_dmd.teachers.flow_model import Condition, load_teacher
 from phased_dmd.teachers.hub import HubTeacherConfig, decode, fetch_teacher, load_pipeline, load_vae
 from phased_dmd.teachers.train import sample
+from shipped import run_config
 
 PROMPTS = ["a coat", "a dress on a chair"]
 
@@ -49,9 +51,9 @@ def tiny_wan_pipeline(folder, boundary_ratio=0.875, image_to_video=False):
 def hub(tmp_path_factory):
     root = tmp_path_factory.mktemp("hub")
     pipe = tiny_wan_pipeline(root / "Wan2.2-T2V-A14B-Diffusers")
-    cfg = HubTeacherConfig(kind="wan2.2-t2v", source=str(root / "Wan2.2-T2V-A14B-Diffusers"), out_dir=str(root / "t"),
-                           prompts=PROMPTS, negative_prompt="blurry", height=16, width=32, num_frames=5,
-                           max_sequence_length=8, dtype="float32")
+    cfg = run_config("hub_teacher", HubTeacherConfig, kind="wan2.2-t2v", source=str(root / "Wan2.2-T2V-A14B-Diffusers"),
+                     out_dir=str(root / "t"), prompts=PROMPTS, images=[], negative_prompt="blurry", height=16,
+                     width=32, num_frames=5, max_sequence_length=8, dtype="float32")
     fetch_teacher(cfg)
     return pipe, cfg, load_teacher(root / "t")
 
@@ -95,10 +97,11 @@ def test_one_guided_step_and_decode_match_the_pipeline(hub):
 
 
 def test_bad_sources_and_kinds_are_named(tmp_path):
-    cfg = HubTeacherConfig(kind="wan2.1", source=str(tmp_path), out_dir=str(tmp_path / "t"), prompts=["a"])
+    cfg = run_config("hub_teacher", HubTeacherConfig, kind="wan2.1", source=str(tmp_path), out_dir=str(tmp_path / "t"),
+                     prompts=["a"], images=[])
     with pytest.raises(FileNotFoundError, match="model_index.json not found"):
         fetch_teacher(cfg)
-    problems = list(HubTeacherConfig(kind="wan2.9", out_dir="o", prompts=["a"], num_frames=6).check())
+    problems = list(dataclasses.replace(cfg, kind="wan2.9", num_frames=6).check())
     assert [p[0] for p in problems] == ["kind", "num_frames"]
 
 
@@ -210,9 +213,9 @@ def test_the_image_to_video_teacher_conditions_on_each_prompts_image_as_the_pipe
         pixels = torch.randint(0, 256, (16, 32, 3), generator=torch.Generator().manual_seed(i), dtype=torch.uint8)
         images.append(str(tmp_path / f"image{i}.png"))
         Image.fromarray(pixels.numpy()).save(images[-1])
-    cfg = HubTeacherConfig(kind="wan2.2-i2v", source=str(tmp_path / "Wan2.2-I2V-A14B-Diffusers"),
-                           out_dir=str(tmp_path / "t"), prompts=PROMPTS, images=images, negative_prompt="blurry",
-                           height=16, width=32, num_frames=5, max_sequence_length=8, dtype="float32")
+    cfg = run_config("hub_teacher", HubTeacherConfig, kind="wan2.2-i2v",
+                     source=str(tmp_path / "Wan2.2-I2V-A14B-Diffusers"), out_dir=str(tmp_path / "t"), prompts=PROMPTS, images=images, negative_prompt="blurry",
+                     height=16, width=32, num_frames=5, max_sequence_length=8, dtype="float32")
     fetch_teacher(cfg)
     teacher = load_teacher(tmp_path / "t")
     assert teacher.info.task == "i2v" and teacher.info.boundary == 0.9
@@ -225,7 +228,7 @@ def test_the_image_to_video_teacher_conditions_on_each_prompts_image_as_the_pipe
                       num_frames=5, num_inference_steps=1, guidance_scale=4.0, latents=noise, max_sequence_length=8,
                       output_type="pt").frames
     torch.testing.assert_close((ours.transpose(1, 2) + 1) / 2, theirs, atol=1e-4, rtol=0)
-    problems = list(HubTeacherConfig(kind="wan2.2-i2v", out_dir="o", prompts=["a", "b"], images=["x"]).check())
+    problems = list(dataclasses.replace(cfg, prompts=["a", "b"], images=["x"]).check())
     assert [p[0] for p in problems] == ["images"]
     from phased_dmd.student import load_student, main  # a phase of a student: its expert keeps the conditions
 

@@ -6,8 +6,14 @@ import torch
 from scipy import ndimage
 
 from phased_dmd.data.moving import moving_clips
-from phased_dmd.metrics.motion import (dynamic_rule, is_dynamic, mean_absolute_flow, motion_statistics,
-                                       optical_flow, top_flow)
+from phased_dmd.metrics.motion import (
+    dynamic_rule,
+    is_dynamic,
+    mean_absolute_flow,
+    motion_statistics,
+    optical_flow,
+    top_flow,
+)
 
 
 def texture(size: int = 16, seed: int = 0) -> np.ndarray:

@@ -63,9 +63,9 @@ BAD = {
     "paper scale without prompts": (
         "teachers.scale", "paper", "teachers.prompts: expected a non-empty list without repeats, got []"),
     "steps not split into phases": ("students.methods.phased4", {"method": "phased", "num_phases": 3},
-                                    "students.methods.phased4: num_phases: expected a divisor of num_steps = 4, got 3"),
+                                    "students.methods.phased4.num_phases: expected a divisor of num_steps = 4, got 3"),
     "unknown method": ("students.methods.dmd", {"method": "dmd3"},
-                       "students.methods.dmd: method: expected one of ['dmd', 'sgts', 'phased'], got 'dmd3'"),
+                       "students.methods.dmd.method: expected one of ['dmd', 'sgts', 'phased'], got 'dmd3'"),
     "student name": ("students.methods", {"a/b": {"method": "dmd"}}, "students.methods.a/b: expected a name of"),
     "settings of an unknown teacher": ("students.per_teacher", {"wan3": {"shift": 7.0}},
                                        "students.per_teacher.wan3: expected one of"),
@@ -80,6 +80,33 @@ BAD = {
     "negative phase knob": ("students.methods.phased", {"method": "phased", "num_phases": 2,
                                                         "phases": {2: {"lr_fake": -1.0}}},
                             "students.methods.phased.phases.2.lr_fake: expected a number > 0, got -1.0"),
+    "a knob no phase may set": ("students.methods.phased", {"method": "phased", "num_phases": 2,
+                                                            "phases": {2: {"method": "dmd"}}},
+                                "students.methods.phased.phases.2.method: expected one of the knobs a phase may set"),
+    "unknown knob of a student": ("students.methods.dmd", {"method": "dmd", "learning_rate": 0.1},
+                                  "students.methods.dmd.learning_rate: Key 'learning_rate' not in 'DistillConfig'"),
+    "wrong type in a student": ("students.methods.dmd", {"method": "dmd", "iterations": "many"},
+                                "students.methods.dmd.iterations: Value 'many' of type 'str' could not be converted"),
+    "a knob nobody sets": ("students.distill.grad_clip", _DELETE,
+                           "students.methods.dmd: expected a value of grad_clip (here or in students.distill)"),
+    "negative seed": ("students.seeds", [0, -1], "students.seeds[1]: expected a number >= 0, got -1"),
+    "fractional seed": ("students.seeds", [0, 1.5], "students.seeds[1]: Value '1.5' of type 'float' could not be"),
+    "negative figure2 seed": ("figure2.seeds", [-3], "figure2.seeds[0]: expected a number >= 0, got -3"),
+    "negative toy2d seed": ("toy2d.seeds", [-3], "toy2d.seeds[0]: expected a number >= 0, got -3"),
+    "negative grad_clip": ("students.distill.grad_clip", -1.0,
+                           "students.distill.grad_clip: expected a number > 0, got -1.0"),
+    "zero max_weight": ("students.distill.max_weight", 0.0, "students.distill.max_weight: expected a number > 0"),
+    "beta1 of 1": ("students.distill.beta1", 1.0, "students.distill.beta1: expected a number from 0 up to"),
+    "negative beta2": ("students.distill.beta2", -0.1, "students.distill.beta2: expected a number from 0 up to"),
+    "negative weight decay": ("students.distill.weight_decay", -0.01,
+                              "students.distill.weight_decay: expected a number >= 0, got -0.01"),
+    "negative cfg_scale": ("students.distill.cfg_scale", -4.0,
+                           "students.distill.cfg_scale: expected a number >= 0, got -4.0"),
+    "negative teacher cfg_scale": ("evaluation.teacher_cfg_scale", -1.0,
+                                   "evaluation.teacher_cfg_scale: expected a number >= 0, got -1.0"),
+    "negative sample seed": ("evaluation.sample_seed", -5, "evaluation.sample_seed: expected a number >= 0, got -5"),
+    "toy2d grad_clip": ("toy2d.distill.grad_clip", -1.0, "toy2d.distill.grad_clip: expected a number > 0, got -1.0"),
+    "toy2d method": ("toy2d.distill.method", "dmd", "toy2d.distill.method: expected no method here"),
 }
 
 
@@ -97,12 +124,80 @@ def test_bad_params_name_the_key(case):
     assert message in text and "\n" not in text
 
 
-def test_unreadable_yaml_is_one_line(tmp_path):
+def test_a_yaml_syntax_error_names_its_line_and_column(tmp_path):
     bad = tmp_path / "params.yaml"
-    bad.write_text("figure2: [unclosed\n")
-    with pytest.raises(ConfigError, match=r"params.yaml: cannot be read as YAML") as info:
+    bad.write_text("figure2:\n  s: [unclosed\n  seeds: [0]\n")
+    with pytest.raises(ConfigError) as info:
         load_params(bad)
+    assert str(info.value).startswith(f"{bad}: line 3, column 8: expected ',' or ']', but got ':'")
     assert "\n" not in str(info.value)
+
+
+def test_a_key_given_twice_is_refused_naming_it(tmp_path):
+    """PyYAML keeps the last of two equal keys: an edit of the first would silently change nothing."""
+    text = (ROOT / "params.yaml").read_text().replace("    iterations: 80 ", "    iterations: 80\n    ttur: 2 ", 1)
+    (tmp_path / "params.yaml").write_text(text)
+    line = 1 + next(i for i, row in enumerate(text.splitlines()) if row.startswith("    ttur: 5 "))
+    with pytest.raises(ConfigError, match=rf"line {line}, column 5: duplicate key 'ttur' \(also on line "):
+        load_params(tmp_path / "params.yaml")
+
+
+def _settings(edit, name="dmd", teacher="wan2.1", phase=1):
+    data = copy.deepcopy(GOOD)
+    edit(data["students"])
+    return load_params(data).students.settings(name, teacher, phase)
+
+
+@pytest.mark.parametrize("knob,value", [("critic", "naive"), ("interval", "disjoint"), ("num_phases", 4),
+                                        ("fixed_t", 0.5), ("iterations", 7), ("grad_clip", 0.5)])
+def test_every_shared_knob_reaches_every_student(knob, value):
+    """students.distill is the lowest layer: a knob that no student, teacher or phase sets reaches them all
+    (critic, interval, num_phases and fixed_t were once overwritten by a student's own defaults)."""
+    data = copy.deepcopy(GOOD)
+    data["students"]["distill"][knob] = value
+    students = load_params(data).students
+    for name in students.methods:
+        if knob not in students.methods[name]:
+            for teacher in ("wan2.1", "wan2.2-t2v"):
+                assert getattr(students.settings(name, teacher, 1), knob) == value, (name, teacher)
+
+
+def test_the_layers_of_a_students_settings_in_their_order():
+    """distill < methods.<name> < per_teacher.<teacher> < methods.<name>.phases.<p>, key by key."""
+    def shared(s):
+        s["distill"]["batch_size"] = 16
+
+    def spec(s):
+        shared(s)
+        s["methods"]["dmd"]["batch_size"] = 24
+
+    def teacher(s):
+        spec(s)
+        s["per_teacher"]["wan2.1"] = {"batch_size": 12}
+
+    def phase(s):
+        teacher(s)
+        s["methods"]["dmd"]["phases"] = {1: {"batch_size": 6}}
+
+    assert _settings(shared).batch_size == 16
+    assert _settings(spec).batch_size == 24
+    assert _settings(spec, name="sgts").batch_size == 16  # another student keeps the shared value
+    assert _settings(teacher).batch_size == 12
+    assert _settings(teacher, teacher="qwen-image").batch_size == 24  # another teacher keeps the student's
+    assert _settings(phase).batch_size == 6
+    assert load_params(_with("students.methods.dmd", {"method": "dmd", "phases": {1: {"batch_size": 6}}})
+                       ).students.settings("dmd", "wan2.1").batch_size == 32  # without a phase: no phase layer
+    assert _settings(phase).iterations == GOOD["students"]["distill"]["iterations"]  # the other keys stay
+
+
+def test_the_shipped_students_keep_their_settings():
+    students = load_params(GOOD).students
+    assert students.settings("phased_long", "wan2.1", 2).iterations == 320
+    assert students.settings("phased_long", "wan2.1", 1).iterations == 80
+    assert students.settings("phased_disjoint", "wan2.2", 1).interval == "disjoint"
+    assert students.settings("phased", "wan2.2-t2v", 1).batch_size == 8 and students.settings(
+        "phased", "wan2.2-t2v", 1).shift == 7.0
+    assert students.settings("dmd_t882", "wan2.1").fixed_t == 0.882
 
 
 def test_paper_scale_image_to_video_needs_one_image_per_prompt():

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 KNOBS = ["ring.modes=4", "ring.radius=2.0", "ring.std=0.2", "pretrain_iterations=50", "net.hidden=32",
          "distill.method=phased", "distill.iterations=150", "distill.ttur=1", "distill.batch_size=64",
-         "distill.checkpoint_every=10"]
+         "checkpoint_every=10"]
 
 
 def toy2d(*args: str) -> list[str]:

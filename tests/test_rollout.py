@@ -2,7 +2,7 @@ import pytest
 import torch
 from scipy import stats
 
-from phased_dmd.grids import expert_for_step, split_phases, step_grid
+from phased_dmd.grids import step_grid
 from phased_dmd.mixture import GaussianMixture
 from phased_dmd.rollout import renoise_step, rollout, sample_exit_step, step, truncated_rollout
 
@@ -12,7 +12,7 @@ MIX_1D = GaussianMixture.create([0.25, 0.45, 0.3], [-2.0, 0.3, 2.2], [0.3, 0.5, 
 def test_euler_with_the_exact_flow_samples_the_mixture(gen):
     """Many Euler steps of the exact probability-flow ODE from t = 1 land on p_0 (KS test)."""
     x1 = torch.randn(10_000, 1, generator=gen, dtype=torch.float64)
-    x0 = rollout([MIX_1D.velocity], [0] * 200, x1, step_grid(200, shift=3.0), "euler")
+    x0 = rollout(MIX_1D.velocity, x1, step_grid(200, shift=3.0), "euler")
     cdf = lambda x: MIX_1D.cdf(torch.as_tensor(x)).numpy()
     assert stats.kstest(x0[:, 0].numpy(), cdf).pvalue > 1e-3
 
@@ -22,7 +22,7 @@ def test_one_step_from_pure_noise_gives_the_data_mean(mixture, gen):
     x1 = torch.randn(500, mixture.dim, generator=gen, dtype=torch.float64)
     expected = (mixture.weights[:, None] * mixture.means).sum(0).expand_as(x1)
     for rule in ("euler", "renoise"):
-        torch.testing.assert_close(rollout([mixture.velocity], [0], x1, [1.0, 0.0], rule, gen), expected)
+        torch.testing.assert_close(rollout(mixture.velocity, x1, [1.0, 0.0], rule, gen), expected)
 
 
 def test_renoise_step_draws_from_the_forward_process_around_x0_hat(gen):
@@ -32,17 +32,6 @@ def test_renoise_step_draws_from_the_forward_process_around_x0_hat(gen):
     out = renoise_step(x, v, 0.8, 0.4, torch.randn(x.shape, generator=gen, dtype=torch.float64))
     resid = out - 0.6 * (x - 0.8 * v)  # a_0.4 * x0_hat
     assert abs(float(resid.mean())) < 0.01 and float(resid.std()) == pytest.approx(0.4, rel=0.01)
-
-
-def test_phase_experts_run_in_sequence(gen):
-    """A 4-step 2-phase generator calls expert 0 for the first two steps and expert 1 after."""
-    calls = []
-    make = lambda i: lambda x, t: calls.append((i, float(t[0]))) or torch.zeros_like(x)
-    phases = split_phases(step_grid(4, 5.0), 2)
-    experts = [expert_for_step(phases, i) for i in range(4)]
-    rollout([make(0), make(1)], experts, torch.zeros(3, 1), step_grid(4, 5.0), "euler")
-    assert [c[0] for c in calls] == [0, 0, 1, 1]
-    assert [c[1] for c in calls] == pytest.approx([1.0, 0.9375, 5 / 6, 0.625])
 
 
 def test_exit_step_is_uniform(gen):
@@ -65,7 +54,7 @@ def test_truncated_rollout_backpropagates_through_the_exit_step_only(gen, exit_s
     assert grad_calls == [False] * exit_step + [True]
     # the output is x0_hat at the exit level, after exit_step plain Euler steps
     with torch.no_grad():
-        x = rollout([velocity], [0] * exit_step, x1, levels[: exit_step + 1], "euler")
+        x = rollout(velocity, x1, levels[: exit_step + 1], "euler")
         t = float(levels[exit_step])
         torch.testing.assert_close(out, x - t * w * x)
     out.sum().backward()

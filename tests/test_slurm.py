@@ -21,7 +21,7 @@ TEACHER_KIND = "wan2.1"
 def student_args(root, out, iterations=30):
     return [f"teacher={root / 'teacher'}", f"data_dir={root / 'fmnist'}", f"out_dir={out}", "phase=1",
             "distill.method=dmd", f"distill.iterations={iterations}", "distill.batch_size=8", "distill.ttur=2",
-            "distill.checkpoint_every=5"]
+            "checkpoint_every=5"]
 
 
 def weights(out):

@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from phased_dmd.distill import plan_phases
-from phased_dmd.distill_config import DistillConfig
 from phased_dmd.student import load_student, main, phase_floor, sample_student, serving_experts
 from phased_dmd.teachers.flow_model import Condition
+from shipped import distill
 
-TINY = ["distill.iterations=2", "distill.batch_size=4", "distill.ttur=1", "distill.checkpoint_every=1"]
+TINY = ["distill.iterations=2", "distill.batch_size=4", "distill.ttur=1", "checkpoint_every=1"]
 
 
 TEACHER_KIND = "wan2.2"
@@ -20,13 +20,13 @@ def test_wan22_phases_take_the_expert_of_their_levels_and_phase_1_renoises_above
     from phased_dmd.teachers.flow_model import load_teacher
 
     teacher = load_teacher(student_setup / "teacher")
-    two = plan_phases(DistillConfig(method="phased", num_phases=2, shift=7.0))  # s_1 = 7 * 0.5 / 4 = 0.875
+    two = plan_phases(distill(method="phased", num_phases=2, shift=7.0))  # s_1 = 7 * 0.5 / 4 = 0.875
     assert two[0].end_level == pytest.approx(0.875)
     assert [serving_experts(teacher, p) for p in two] == [[0], [1]]
     assert [phase_floor(teacher, p) for p in two] == [0.875, 0.0]
-    one = plan_phases(DistillConfig(method="sgts", shift=7.0))  # SGTS spans both experts: a two-expert generator
+    one = plan_phases(distill(method="sgts", shift=7.0))  # SGTS spans both experts: a two-expert generator
     assert serving_experts(teacher, one[0]) == [0, 1] and phase_floor(teacher, one[0]) == 0.0
-    across = plan_phases(DistillConfig(method="phased", num_phases=2, shift=5.0))  # s_1 = 0.833: phase 1 spans both
+    across = plan_phases(distill(method="phased", num_phases=2, shift=5.0))  # s_1 = 0.833: phase 1 spans both
     assert serving_experts(teacher, across[0]) == [0, 1]
 
 
@@ -45,7 +45,7 @@ def test_a_two_phase_student_trains_saves_and_samples(student_setup, schedule):
     history = (out / ("joint" if schedule == "joint" else "phase2") / "losses.csv").read_text().splitlines()
     phases = [row.split(",")[1] for row in history[1:]]
     assert phases == (["1", "2", "1", "2"] if schedule == "joint" else ["2", "2"])
-    cfg = DistillConfig(method="phased", num_phases=2, shift=7.0)
+    cfg = distill(method="phased", num_phases=2, shift=7.0)
     x = sample_student(experts, cfg, Condition(torch.arange(4)), torch.Generator().manual_seed(0))
     assert x.shape == (4, 1, 16, 16) and torch.isfinite(x).all()
 
@@ -53,7 +53,7 @@ def test_a_two_phase_student_trains_saves_and_samples(student_setup, schedule):
 def test_a_later_phase_without_its_earlier_phase_is_refused(student_setup, capsys):
     root = student_setup
     code = main([f"teacher={root / 'teacher'}", f"data_dir={root / 'fmnist'}", f"out_dir={root / 'empty'}",
-                 "phase=2", "distill.method=phased", *TINY])
+                 "phase=2", "student=phased", *TINY])
     assert code == 1
     assert "phase 1 of this student is not trained yet (run phase 1 first)" in capsys.readouterr().err
 

@@ -1,5 +1,7 @@
 """Tiny teachers of the real diffusers architectures: train on real data, save, load, route, sample."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -9,7 +11,8 @@ from phased_dmd.teachers.architectures import i2v_condition, pack_patches, unpac
 from phased_dmd.teachers.data import load_items, training_batches
 from phased_dmd.teachers.flow_model import Condition, load_teacher, teacher_info, tiny_teacher
 from phased_dmd.teachers.kinds import KINDS
-from phased_dmd.teachers.train import TeacherTrainConfig, sample, train_teacher, training_times
+from phased_dmd.teachers.train import sample, train_teacher, training_times
+from shipped import PARAMS
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +47,7 @@ def test_tiny_wan_learns_from_fashion_mnist(fmnist):
             return float((m(0.5 * x0 + 0.5 * noise, torch.full((64,), 0.5), cond) - (noise - x0)).pow(2).mean())
 
     before = probe_loss(model)
-    cfg = TeacherTrainConfig(iterations=60, warmup=10, ema=0.9)
+    cfg = dataclasses.replace(PARAMS.teachers.train, iterations=60, warmup=10, ema=0.9)
     model = train_teacher(model, training_batches(info, items[:2048], labels[:2048]), cfg, batch_size=32)
     assert probe_loss(model) < 0.7 * before
 

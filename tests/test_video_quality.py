@@ -4,8 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from phased_dmd.metrics.video_quality import (blend, feature_consistency, motion_smoothness, temporal_flickering,
-                                              to_uint8)
+from phased_dmd.metrics.video_quality import (
+    blend,
+    feature_consistency,
+    motion_smoothness,
+    temporal_flickering,
+    to_uint8,
+)
 
 
 def ramp(step: int, frames: int = 5) -> np.ndarray:

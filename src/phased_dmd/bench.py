@@ -9,12 +9,13 @@ state and the previous gradients), from the PyTorch CPU allocator's events (torc
 profile_memory), the largest of three updates. Phased methods: time averaged over phases, memory
 the largest phase. Sampling: the teacher's Euler sampler with CFG against the 4-step student.
 
-    python -m phased_dmd.bench teacher=wan2.1 teacher_dir=results/teachers/wan2.1 out_dir=results/bench ...
+    python -m phased_dmd.bench teacher_dir=results/teachers/wan2.1 out_dir=results/bench   (knobs: params.yaml)
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import platform
 import statistics
@@ -25,7 +26,7 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from phased_dmd.bench_config import BenchRunConfig
+from phased_dmd.bench_config import BenchRunConfig, bench_knobs
 from phased_dmd.distill import PhaseModels, generator_update, plan_phases
 from phased_dmd.distill_config import DistillConfig
 from phased_dmd.io import write_json
@@ -80,7 +81,7 @@ def update_cost(teacher: FlowModel, cfg: DistillConfig, p: int, repeats: int, se
 def generator_updates(teacher: FlowModel, cfg: BenchRunConfig) -> dict:
     out = {}
     for name, settings in VARIANTS.items():
-        dc = DistillConfig(num_steps=cfg.num_steps, batch_size=cfg.batch_size, cfg_scale=cfg.cfg_scale, **settings)
+        dc = dataclasses.replace(cfg.distill, **settings)
         phases = [update_cost(teacher, dc, p, cfg.repeats, cfg.seed) for p in range(len(plan_phases(dc)))]
         out[name] = {"seconds": statistics.mean(c["seconds"] for c in phases),
                      "peak_mb": max(c["peak_mb"] for c in phases), "per_phase": phases}
@@ -91,7 +92,7 @@ def generator_updates(teacher: FlowModel, cfg: BenchRunConfig) -> dict:
 @torch.no_grad()
 def sampling(teacher: FlowModel, cfg: BenchRunConfig) -> dict:
     """Wall time to draw cfg.samples images: teacher (teacher_steps Euler steps with CFG) vs the 4-step student."""
-    dc = DistillConfig(method="phased", num_steps=cfg.num_steps, num_phases=2)
+    dc = dataclasses.replace(cfg.distill, method="phased", num_phases=2)
     student = [phase_generator(teacher, phase).eval() for phase in plan_phases(dc)]
     cond = Condition(torch.arange(cfg.samples) % len(teacher.info.prompts))
 
@@ -104,10 +105,10 @@ def sampling(teacher: FlowModel, cfg: BenchRunConfig) -> dict:
         return min(times)
 
     gen = torch.Generator().manual_seed(cfg.seed)
-    t_teacher = best_of_3(lambda: sample(teacher, cond, cfg.teacher_steps, cfg.cfg_scale, generator=gen))
+    t_teacher = best_of_3(lambda: sample(teacher, cond, cfg.teacher_steps, cfg.teacher_cfg_scale, generator=gen))
     t_student = best_of_3(lambda: sample_student(student, dc, cond, gen))
     return {"teacher_seconds": t_teacher, "student_seconds": t_student, "speedup": t_teacher / t_student,
-            "teacher_evaluations": 2 * cfg.teacher_steps, "student_evaluations": cfg.num_steps}
+            "teacher_evaluations": 2 * cfg.teacher_steps, "student_evaluations": cfg.distill.num_steps}
 
 
 def run(cfg: BenchRunConfig) -> None:
@@ -119,7 +120,7 @@ def run(cfg: BenchRunConfig) -> None:
         "generator_update": generator_updates(teacher, cfg),
         "sampling": sampling(teacher, cfg),
         "setup": {"teacher": cfg.teacher, "teacher_parameters": params, "batch_size": cfg.batch_size,
-                  "num_steps": cfg.num_steps, "repeats": cfg.repeats, "samples": cfg.samples, "threads": 1,
+                  "num_steps": cfg.distill.num_steps, "repeats": cfg.repeats, "samples": cfg.samples, "threads": 1,
                   "torch": torch.__version__, "machine": platform.processor() or platform.machine(),
                   "cpu_count": os.cpu_count()},
         "seconds": time.time() - start,
@@ -129,7 +130,7 @@ def run(cfg: BenchRunConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_main("bench", BenchRunConfig, run, __doc__, argv)
+    return run_main("bench", BenchRunConfig, run, __doc__, argv, bench_knobs)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 
 from omegaconf import MISSING
 
 from phased_dmd import config as C
 from phased_dmd.choices import TEACHER_KINDS
+from phased_dmd.distill_config import DistillConfig
 
 
 @dataclass
@@ -27,11 +29,25 @@ class BenchParams:
 
 @dataclass
 class BenchRunConfig(BenchParams):
-    """configs/bench.yaml + overrides: measure, write out_dir/measurements.json."""
+    """configs/bench.yaml + overrides: measure, write out_dir/measurements.json. The knobs the command line
+    leaves unset come from `params`: its bench section, the students' shared distill settings (with the bench's
+    batch) and the base teacher's sampler."""
 
     teacher_dir: str = MISSING
     out_dir: str = MISSING
-    num_steps: int = 4  # of the few-step students
-    teacher_steps: int = 40  # of the teacher's sampler, each with CFG (2 evaluations)
-    cfg_scale: float = 4.0
-    seed: int = 0
+    params: str = MISSING  # params.yaml
+    seed: int = MISSING
+    teacher_steps: int = MISSING  # of the teacher's sampler, each with CFG (2 evaluations): evaluation.teacher_steps
+    teacher_cfg_scale: float = MISSING
+    distill: DistillConfig = field(default_factory=DistillConfig)  # students.distill (num_steps, optimiser, CFG)
+
+
+def bench_knobs(run) -> dict:
+    """The bench run's knobs from params.yaml."""
+    from phased_dmd.runs import params_of
+
+    params = params_of(run.params)
+    distill = dataclasses.replace(params.students.settings(None, params.bench.teacher),
+                                  batch_size=params.bench.batch_size)
+    return {**dataclasses.asdict(params.bench), "teacher_steps": params.evaluation.teacher_steps,
+            "teacher_cfg_scale": params.evaluation.teacher_cfg_scale, "distill": dataclasses.asdict(distill)}

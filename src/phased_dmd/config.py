@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 T = TypeVar("T")
-Problem = tuple[str, str, Any]  # (key relative to the schema, what was expected, what was found)
+Problem = tuple[str, str | None, Any]  # (key relative to the schema, what was expected, what was found);
+# expected None: the third item is the reason itself (a value of the wrong type, an unknown key)
 
 
 class ConfigError(ValueError):
@@ -31,8 +34,66 @@ def build(schema: type[T], data: Mapping | DictConfig, where: str) -> T:
         reason = str(e.msg).splitlines()[0] if e.msg else type(e).__name__
         raise ConfigError(f"{where}: {e.full_key}: {reason}") from None
     for key, expected, value in problems(obj):
-        raise ConfigError(f"{where}: {key}: expected {expected}, got {value!r}")
+        raise ConfigError(f"{where}: {key}: " + (value if expected is None else f"expected {expected}, got {value!r}"))
     return obj
+
+
+def partial(schema: type, layer: Mapping, prefix: str = "") -> tuple[dict, list[Problem]]:
+    """The keys that a partial mapping `layer` sets of `schema`, typed as the schema says, and its problems
+    (an unknown key, a value of the wrong type); the schema's missing keys are not problems here."""
+    try:
+        node = OmegaConf.merge(OmegaConf.structured(schema), layer)
+    except OmegaConfBaseException as e:
+        reason = str(e.msg).splitlines()[0] if e.msg else type(e).__name__
+        return {}, [(f"{prefix}{e.full_key}", None, reason)]
+    return {key: node[key] for key in layer}, []
+
+
+def fill_missing(node: DictConfig, values: Mapping) -> None:
+    """Set the leaves of `node` that nobody gave (MISSING) from `values`: what a command line sets wins."""
+
+    def unset(node: DictConfig, values: Mapping) -> dict:
+        patch = {}
+        for key, value in values.items():
+            if OmegaConf.is_missing(node, key):
+                patch[key] = value
+            elif isinstance(value, Mapping) and isinstance(node[key], DictConfig):
+                patch[key] = unset(node[key], value)
+        return patch
+
+    node.merge_with(unset(node, values))
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses a key given twice in one mapping (the last would silently win)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                mark = key_node.start_mark
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (also on line {seen[key] + 1}): remove one of them",
+                    mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)
+
+
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file read strictly: a syntax error or a duplicate key is a ConfigError naming line and column."""
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot be read: {e.strerror}") from None
+    try:
+        return yaml.load(text, Loader=_StrictLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(f"{path}: {where}{e.problem or e.context}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: cannot be read as YAML: {e}".splitlines()[0]) from None
 
 
 def problems(obj: Any, prefix: str = "") -> Iterator[Problem]:
@@ -50,27 +111,6 @@ def problems(obj: Any, prefix: str = "") -> Iterator[Problem]:
             yield prefix + key, expected, value
 
 
-def hydra_overrides(section: Mapping, prefix: str = "") -> list[str]:
-    """Flatten a mapping into Hydra overrides: key.sub=value, lists as [a,b]."""
-    out = []
-    for key, value in section.items():
-        if isinstance(value, Mapping):
-            out += hydra_overrides(value, f"{prefix}{key}.")
-        elif value is None:
-            out.append(f"{prefix}{key}=null")
-        elif isinstance(value, list):
-            out.append(f"{prefix}{key}=[{','.join(map(str, value))}]")
-        else:
-            out.append(f"{prefix}{key}={value}")
-    return out
-
-
-def section_overrides(section: Any, exclude: tuple[str, ...]) -> list[str]:
-    """Hydra overrides carrying a params.yaml section's knobs, less the keys that fan out into runs."""
-    knobs = OmegaConf.to_container(OmegaConf.structured(section))
-    return hydra_overrides({k: v for k, v in knobs.items() if k not in exclude})
-
-
 def choice(key: str, value: str, allowed: tuple[str, ...]) -> Iterator[Problem]:
     if value not in allowed:
         yield key, f"one of {list(allowed)}", value
@@ -79,6 +119,24 @@ def choice(key: str, value: str, allowed: tuple[str, ...]) -> Iterator[Problem]:
 def positive(key: str, value: float) -> Iterator[Problem]:
     if not value > 0:
         yield key, "a number > 0", value
+
+
+def non_negative(key: str, value: float) -> Iterator[Problem]:
+    if not value >= 0:
+        yield key, "a number >= 0", value
+
+
+def unit_interval(key: str, value: float) -> Iterator[Problem]:
+    """A share or an Adam beta: 0 <= value < 1."""
+    if not 0 <= value < 1:
+        yield key, "a number from 0 up to (not including) 1", value
+
+
+def seeds(key: str, values: list[int]) -> Iterator[Problem]:
+    """Seeds name folders (seed<n>) and random streams: a non-empty list of distinct integers >= 0."""
+    yield from non_empty_unique(key, values)
+    for i, value in enumerate(values):
+        yield from non_negative(f"{key}[{i}]", value)
 
 
 def open_unit(key: str, value: float) -> Iterator[Problem]:

@@ -36,14 +36,6 @@ def subinterval_target(x_s: Tensor, noise: Tensor, s: Tensor | float, t: Tensor 
     return coef * noise - x_s / per_sample(alpha(s), x_s)
 
 
-def subinterval_target_x0(x_s: Tensor, noise: Tensor, s: Tensor | float, t: Tensor | float) -> Tensor:
-    """x-prediction form of Eq. 11: x_s / a_s - (a_t s_s^2 / (a_s^2 s_{t|s})) e (= x_t - t * target)."""
-    s, t = torch.as_tensor(s, dtype=x_s.dtype), torch.as_tensor(t, dtype=x_s.dtype)
-    _, s_ts = transition(t, s)
-    coef = per_sample(alpha(t) * sigma(s) ** 2 / (alpha(s) ** 2 * s_ts), x_s)
-    return x_s / per_sample(alpha(s), x_s) - coef * noise
-
-
 def subinterval_loss(
     v: Tensor, x_s: Tensor, noise: Tensor, s: Tensor | float, t: Tensor | float, max_weight: float
 ) -> Tensor:

@@ -27,9 +27,13 @@ from contextlib import contextmanager
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
-from torch.distributed.checkpoint.state_dict import (StateDictOptions, get_model_state_dict,
-                                                     get_optimizer_state_dict, set_model_state_dict,
-                                                     set_optimizer_state_dict)
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions,
+    get_model_state_dict,
+    get_optimizer_state_dict,
+    set_model_state_dict,
+    set_optimizer_state_dict,
+)
 from torch.distributed.tensor import DTensor
 
 from phased_dmd.choices import PARALLEL_MODES
@@ -114,11 +118,6 @@ def average_gradients(parameters: Iterable[nn.Parameter]) -> None:
     for p, hits in zip(params, reached.tolist()):
         if hits:
             p.grad /= world_size()
-
-
-def barrier() -> None:
-    if world_size() > 1:
-        dist.barrier()
 
 
 def sharding() -> bool:

@@ -9,11 +9,13 @@ from diffusers import (  # noqa: E402
     AutoModel,
     ConfigMixin,
     DiffusionPipeline,
+    FlowMatchEulerDiscreteScheduler,
     ModelMixin,
     QwenImageTransformer2DModel,
     WanTransformer3DModel,
 )
 from diffusers.configuration_utils import register_to_config  # noqa: E402
 
-__all__ = ["AutoencoderKLWan", "AutoModel", "ConfigMixin", "DiffusionPipeline", "ModelMixin", "QwenImageTransformer2DModel",
+__all__ = ["AutoencoderKLWan", "AutoModel", "ConfigMixin", "DiffusionPipeline", "FlowMatchEulerDiscreteScheduler",
+           "ModelMixin", "QwenImageTransformer2DModel",
            "WanTransformer3DModel", "register_to_config"]

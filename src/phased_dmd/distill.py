@@ -26,8 +26,8 @@ import torch
 from torch import Tensor, nn
 from tqdm import trange
 
-from phased_dmd.checkpoint import checkpoint_origin, latest_checkpoint, load_checkpoint, save_checkpoint
 from phased_dmd import data_parallel
+from phased_dmd.checkpoint import checkpoint_origin, latest_checkpoint, load_checkpoint, save_checkpoint
 from phased_dmd.critic import critic_loss
 from phased_dmd.device import noise_like
 from phased_dmd.distill_config import DistillConfig
@@ -64,7 +64,7 @@ def run_experts(experts: Sequence[Model], phases: Sequence[Phase], x: Tensor, co
     for expert, phase in zip(experts, phases):
         fn = bind(expert, cond)
         inner = grid[phase.first_step: phase.end_step]  # all but the phase's end
-        x = rollout([fn], [0] * (len(inner) - 1), x, inner, cfg.step_rule, generator)
+        x = rollout(fn, x, inner, cfg.step_rule, generator)
         t_last = inner[-1]
         v = fn(x, torch.full((x.shape[0],), t_last, dtype=x.dtype, device=x.device))
         x = euler_step(x, v, t_last, phase.end_level)
@@ -160,11 +160,11 @@ class NonFiniteLoss(RuntimeError):
 
 
 def train_phase(models: PhaseModels, cfg: DistillConfig, sample_batch: Batches, run_dir: Path, seed: int = 0,
-                desc: str = "distill", inputs: str = "") -> list[dict]:
+                desc: str = "distill", inputs: str = "", checkpoint_every: int | None = None) -> list[dict]:
     """Distil the trained phases, cfg.iterations generator updates each, in turn (iteration i updates
     trained phase i mod their number); return the loss history.
 
-    `sample_batch(n, generator)` gives (noise at t = 1, cond). Every cfg.checkpoint_every iterations
+    `sample_batch(n, generator)` gives (noise at t = 1, cond). Every `checkpoint_every` iterations (None: at the end)
     the run saves a checkpoint under run_dir/checkpoints and, when one is there, resumes from it
     with the same weights, optimiser states and random stream as if it had never stopped; a checkpoint
     of other settings, seed or `inputs` (a fingerprint of the models it started from) is discarded.
@@ -218,7 +218,7 @@ def train_phase(models: PhaseModels, cfg: DistillConfig, sample_batch: Batches, 
             emas[p].update_parameters(models.experts[p])
         history.append({"iteration": it + 1, "phase": p + 1, "generator_loss": loss_g, "fake_loss": loss_f})
         bar.set_postfix(g=f"{loss_g:.3g}", fake=f"{loss_f:.3g}", refresh=False)
-        if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == total:
+        if it + 1 == total or checkpoint_every and (it + 1) % checkpoint_every == 0:
             states = {name: data_parallel.full_state_dict(module) for name, module in weights.items()}
             optimiser_states = {key: data_parallel.optimizer_state(module, opt)
                                 for key, (module, opt) in optimisers.items()}

@@ -1,43 +1,50 @@
-"""Settings of one distillation (typed, validated; torch-free so the workflow checks them quickly)."""
+"""Settings of one distillation (typed, validated; torch-free so the workflow checks them quickly).
+
+The schema of every distillation knob, and only the schema: the values live in params.yaml
+(`students.distill` and the layers over it, `toy2d.distill`), never as a default here.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Optional
 
+from omegaconf import MISSING
+
 from phased_dmd import config as C
 from phased_dmd.choices import CFG_FORMS, CRITIC_OBJECTIVES, INTERVALS, METHODS, SCHEDULES, STEP_RULES
+
+PER_PHASE = ("iterations", "ttur", "batch_size", "lr_generator", "lr_fake", "cfg_scale")  # a phase may set these
 
 
 @dataclass
 class DistillConfig:
-    """How one model is distilled. Defaults: METHOD.md, with tiny-scale learning rates."""
+    """How one model is distilled (METHOD.md); every field is a knob of params.yaml."""
 
-    method: str = "phased"  # dmd (1 step) | sgts (num_steps, one expert) | phased (num_steps in num_phases)
-    num_steps: int = 4
-    num_phases: int = 2
-    shift: float = 1.0  # timestep shift of the step grid (where the steps and phase boundaries fall)
-    t_shift: float = 1.0  # shift of the sampled re-noise t: the teacher's training distribution (1 here)
-    step_rule: str = "euler"  # euler | renoise, between steps of one expert
-    interval: str = "nested"  # re-noise t in (s_p, 1) | disjoint (s_p, s_{p-1})
-    critic: str = "subinterval"  # subinterval (Eq. 13) | naive (Fig. 2c)
-    fixed_t: float | None = None  # generator re-noise t fixed (Fig. 10); None: sampled
-    schedule: str = "progressive"  # phases one per run, earlier ones frozen | joint: all in one run, in turn
-    full_backprop: bool = False  # backprop through every step of the phase (memory benchmark)
-    iterations: int = 300  # generator updates
-    ttur: int = 5  # fake updates per generator update
-    batch_size: int = 256
-    lr_generator: float = 2e-4
-    lr_fake: float = 2e-4
-    beta1: float = 0.0
-    beta2: float = 0.99
-    weight_decay: float = 0.01
-    grad_clip: float = 1.0
-    max_weight: float = 100.0  # clamp of 1 / s_{t|s}^2 in the critic loss
-    cfg_scale: float = 4.0  # teacher guidance (diffusers teachers; the analytic teacher has none)
-    cfg_form: str = "standard"  # standard v_u + w (v_c - v_u) | plus_one v_c + w (v_c - v_u) | renorm (Qwen-Image)
-    ema: Optional[float] = None  # decay of the generator's weight average (None: no EMA)
-    checkpoint_every: int = 100  # iterations between checkpoints (resume after a kill or a requeue)
+    method: str = MISSING  # dmd (1 step) | sgts (num_steps, one expert) | phased (num_steps in num_phases)
+    num_steps: int = MISSING
+    num_phases: int = MISSING  # phased only: how many generator experts share the steps
+    shift: float = MISSING  # timestep shift of the step grid (where the steps and phase boundaries fall)
+    t_shift: float = MISSING  # shift of the sampled re-noise t: the teacher's training distribution
+    step_rule: str = MISSING  # euler | renoise, between steps of one expert
+    interval: str = MISSING  # nested: re-noise t in (s_p, 1) | disjoint: (s_p, s_{p-1})
+    critic: str = MISSING  # subinterval (Eq. 13) | naive (Fig. 2c)
+    fixed_t: Optional[float] = MISSING  # generator re-noise t fixed (Fig. 10); null: sampled
+    schedule: str = MISSING  # progressive: phases one per run, earlier ones frozen | joint: all in one run, in turn
+    full_backprop: bool = MISSING  # backprop through every step of the phase (memory benchmark)
+    iterations: int = MISSING  # generator updates per phase
+    ttur: int = MISSING  # fake updates per generator update
+    batch_size: int = MISSING
+    lr_generator: float = MISSING
+    lr_fake: float = MISSING
+    beta1: float = MISSING  # AdamW's, both networks
+    beta2: float = MISSING
+    weight_decay: float = MISSING
+    grad_clip: float = MISSING  # largest gradient norm of each update
+    max_weight: float = MISSING  # clamp of 1 / s_{t|s}^2 in the critic loss
+    cfg_scale: float = MISSING  # teacher guidance (diffusers teachers; the analytic teacher has none)
+    cfg_form: str = MISSING  # standard v_u + w (v_c - v_u) | plus_one v_c + w (v_c - v_u) | renorm (Qwen-Image)
+    ema: Optional[float] = MISSING  # decay of the generator's weight average (null: no EMA)
 
     @property
     def phase_count(self) -> int:
@@ -54,8 +61,12 @@ class DistillConfig:
         if self.ema is not None:
             yield from C.open_unit("ema", self.ema)
         for key in ("num_steps", "num_phases", "shift", "t_shift", "iterations", "ttur", "batch_size",
-                    "lr_generator", "lr_fake", "checkpoint_every"):
+                    "lr_generator", "lr_fake", "grad_clip", "max_weight"):
             yield from C.positive(key, getattr(self, key))
+        for key in ("beta1", "beta2"):
+            yield from C.unit_interval(key, getattr(self, key))
+        yield from C.non_negative("weight_decay", self.weight_decay)
+        yield from C.non_negative("cfg_scale", self.cfg_scale)
         if self.method == "phased" and self.num_steps % self.num_phases:
             yield "num_phases", f"a divisor of num_steps = {self.num_steps}", self.num_phases
         if self.fixed_t is not None:

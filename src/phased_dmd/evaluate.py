@@ -14,7 +14,10 @@ for distances between sources (Table 6).
 
     python -m phased_dmd.evaluate source=student teacher=results/teachers/wan2.1 \
         student=results/students/wan2.1/phased/seed0 classifier=results/classifier/model \
-        data_dir=data/fashion-mnist out_dir=results/evaluation/wan2.1/phased/seed0 distill.method=phased ...
+        data_dir=data/fashion-mnist out_dir=results/evaluation/wan2.1/phased
+
+The knobs come from params.yaml (its evaluation section, students.seeds, and the settings of the student its
+folder names) unless the command line sets them, e.g. per_prompt=8 seeds=[0].
 """
 
 from __future__ import annotations
@@ -28,10 +31,10 @@ import torch
 from safetensors.torch import save_file
 from torch import Tensor
 
-from phased_dmd.distill import plan_phases
 from phased_dmd.config import ConfigError
 from phased_dmd.device import compute_device, model_device
-from phased_dmd.evaluation_config import EvaluationRunConfig
+from phased_dmd.distill import plan_phases
+from phased_dmd.evaluation_config import EvaluationRunConfig, evaluation_knobs
 from phased_dmd.io import atomic_write, write_json
 from phased_dmd.metrics.backends import EmbeddedBackend, PaperBackend, backend
 from phased_dmd.metrics.classifier import FeatureNet
@@ -154,7 +157,7 @@ def run(cfg: EvaluationRunConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_main("evaluation", EvaluationRunConfig, run, __doc__, argv)
+    return run_main("evaluation", EvaluationRunConfig, run, __doc__, argv, evaluation_knobs)
 
 
 if __name__ == "__main__":

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
 
 from omegaconf import MISSING
 
 from phased_dmd import config as C
 from phased_dmd.choices import CFG_FORMS, METRIC_BACKENDS, TEACHER_KINDS
+from phased_dmd.config import ConfigError
 from phased_dmd.distill_config import DistillConfig
+from phased_dmd.student_config import teacher_kind
 from phased_dmd.teachers.kinds import KINDS
 
 TABLES: dict[str, bool] = {"table2": False, "table3": True, "table4": True, "table5": True,
                            "table6": True}  # table -> of video teachers
 FIGURES: tuple[str, ...] = ("figure5", "figure9", "figure10")  # two students of one teacher, side by side
+EVALUATION_KNOBS = ("per_prompt", "group", "teacher_steps", "teacher_cfg_scale", "teacher_cfg_form", "sample_seed",
+                    "backend", "weights")  # of params.yaml's evaluation section, in every evaluation run
+BASE_SAMPLER = ("teacher_steps", "teacher_cfg_scale", "teacher_cfg_form")  # used by the base row's samples only
 SOURCES: tuple[str, ...] = ("real", "base", "student")  # held-out data | the teacher, 40 steps with CFG | a student
 
 
@@ -73,8 +81,10 @@ class EvaluationParams:
     def check(self):
         yield from C.choice("backend", self.backend, METRIC_BACKENDS)
         yield from C.choice("teacher_cfg_form", self.teacher_cfg_form, CFG_FORMS)
-        for key in ("per_prompt", "teacher_steps", "teacher_cfg_scale"):
+        for key in ("per_prompt", "teacher_steps"):
             yield from C.positive(key, getattr(self, key))
+        yield from C.non_negative("teacher_cfg_scale", self.teacher_cfg_scale)
+        yield from C.non_negative("sample_seed", self.sample_seed)
         if self.group < 2 or self.per_prompt % self.group:
             yield "group", f"at least 2 and a divisor of per_prompt ({self.per_prompt})", self.group
         for name, table in self.tables().items():
@@ -87,31 +97,51 @@ class EvaluationParams:
 @dataclass
 class EvaluationRunConfig:
     """configs/evaluation.yaml + overrides: sample one source for each seed and measure it; writes
-    out_dir/metrics.json (per seed) and out_dir/samples.safetensors."""
+    out_dir/metrics.json (per seed) and out_dir/samples.safetensors. The knobs the command line leaves unset
+    come from `params` (params.yaml: its evaluation section, the students' seeds and the student's settings)."""
 
     source: str = MISSING  # real | base | student
     teacher: str = MISSING  # the teacher folder (its prompts, its data; the base samples)
-    student: str = ""  # source=student: the folder of its seeds (seed<s>/phase<p>/generator/)
+    student: str = ""  # source=student: the folder of its seeds (seed<s>/phase<p>/generator/), named as the student
     classifier: str = MISSING  # the embedded feature network
     data_dir: str = MISSING
     out_dir: str = MISSING
-    seeds: list[int] = field(default_factory=lambda: [0])  # distillation seeds (sampling noise: sample_seed + s)
-    per_prompt: int = 32
-    group: int = 8
-    teacher_steps: int = 40
-    teacher_cfg_scale: float = 4.0
-    teacher_cfg_form: str = "standard"
-    sample_seed: int = 1000
-    backend: str = "embedded"  # embedded | paper
-    weights: str = ""  # backend=paper: the weights folder (metrics/pretrained.py)
-    decode_batch: int = 4  # paper scale: latents decoded by the VAE at a time
-    distill: DistillConfig = field(default_factory=DistillConfig)  # the student's settings (steps, phases)
+    params: str = MISSING  # params.yaml
+    decode_batch: int = MISSING  # paper scale: latents decoded by the VAE at a time
+    seeds: list[int] = MISSING  # distillation seeds (sampling noise: sample_seed + s); real: [0]
+    per_prompt: int = MISSING
+    group: int = MISSING
+    teacher_steps: int = MISSING
+    teacher_cfg_scale: float = MISSING
+    teacher_cfg_form: str = MISSING
+    sample_seed: int = MISSING
+    backend: str = MISSING  # embedded | paper
+    weights: str = MISSING  # backend=paper: the weights folder (metrics/pretrained.py)
+    distill: Optional[DistillConfig] = MISSING  # the student's settings (steps, phases); none for real and base
 
     def check(self):
         yield from C.choice("source", self.source, SOURCES)
         yield from C.choice("backend", self.backend, METRIC_BACKENDS)
+        yield from C.positive("decode_batch", self.decode_batch)
         if self.backend == "paper" and not self.weights:
             yield "weights", "the metric networks' weights folder when backend=paper", self.weights
-        yield from C.non_empty_unique("seeds", self.seeds)
+        yield from C.seeds("seeds", self.seeds)
         if self.source == "student" and not self.student:
             yield "student", "the student's folder when source=student", self.student
+
+
+def evaluation_knobs(run) -> dict:
+    """The knobs of an evaluation run from params.yaml (those of its source only)."""
+    from phased_dmd.runs import params_of
+
+    params = params_of(run.params)
+    knobs = {key: getattr(params.evaluation, key) for key in EVALUATION_KNOBS}
+    knobs["seeds"] = [0] if run.source == "real" else params.students.seeds
+    knobs["distill"] = None
+    if run.source == "student":
+        name = Path(run.student).name
+        if name not in params.students.methods:
+            raise ConfigError(f"student={run.student}: its folder's name {name!r} is not a student of params.yaml "
+                              f"students.methods {list(params.students.methods)}")
+        knobs["distill"] = dataclasses.asdict(params.students.settings(name, teacher_kind(run.teacher)))
+    return knobs

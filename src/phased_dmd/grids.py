@@ -61,14 +61,6 @@ def split_phases(grid: Tensor, num_phases: int) -> list[Phase]:
     ]
 
 
-def expert_for_step(phases: list[Phase], step: int) -> int:
-    """Index of the phase expert that runs step `step` (from tau_step to tau_step+1)."""
-    for phase in phases:
-        if phase.first_step <= step < phase.end_step:
-            return phase.index
-    raise IndexError(f"step {step} is outside the {phases[-1].end_step} steps of the phases")
-
-
 def teacher_expert(t: Tensor, boundary: float) -> Tensor:
     """Wan2.2 MoE routing: 1 (high-noise expert) where t >= boundary, else 0 (low-noise expert).
 

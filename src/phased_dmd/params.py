@@ -10,14 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-import yaml
 from omegaconf import MISSING
 
 from phased_dmd.bench_config import BenchParams
-from phased_dmd.config import ConfigError, build
+from phased_dmd.config import ConfigError, build, read_yaml
 from phased_dmd.evaluation_config import EvaluationParams
 from phased_dmd.student_config import StudentsParams
-from phased_dmd.teachers.config import TeachersParams
+from phased_dmd.teachers.config import TeachersParams, VideoConfig
 from phased_dmd.toy.figure2_config import Figure2Params
 from phased_dmd.toy.toy2d_config import Toy2dParams
 
@@ -28,10 +27,13 @@ class DataParams:
 
     fashion_mnist: Optional[str] = MISSING  # a folder with the idx files; null: apt-get download (Debian)
     resolution: int = MISSING  # side of the square images at embedded scale
+    video: VideoConfig = field(default_factory=VideoConfig)  # moving items of the video teachers and the classifier
 
     def check(self):
         if self.resolution not in range(4, 29, 4):
             yield "resolution", "a multiple of 4 (the transformers' patch) from 4 to 28", self.resolution
+        if self.video.item > self.resolution:
+            yield "video.item", f"at most the canvas (resolution = {self.resolution})", self.video.item
 
 
 @dataclass
@@ -62,10 +64,7 @@ def load_params(data: dict | str | Path, where: str = "params.yaml") -> Params:
     """Validate params (a mapping, or the path of a YAML file) and return them typed."""
     if not isinstance(data, dict):
         where = str(data)
-        try:
-            data = yaml.safe_load(Path(data).read_text())
-        except (OSError, yaml.YAMLError) as e:
-            raise ConfigError(f"{where}: cannot be read as YAML: {e}".splitlines()[0]) from None
+        data = read_yaml(data)
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping of sections at the top level")
     return build(Params, data, where)

@@ -54,13 +54,11 @@ def step(
     raise ValueError(f"unknown step rule {rule!r}; expected one of {STEP_RULES}")
 
 
-def rollout(
-    velocity_fns: Sequence[VelocityFn], experts: Sequence[int], x: Tensor, levels: Sequence[float],
-    rule: StepRule, generator: torch.Generator | None = None,
-) -> Tensor:
-    """Run the steps levels[0] -> ... -> levels[-1]; step i uses expert `experts[i]`."""
+def rollout(velocity_fn: VelocityFn, x: Tensor, levels: Sequence[float], rule: StepRule,
+            generator: torch.Generator | None = None) -> Tensor:
+    """Run the steps levels[0] -> ... -> levels[-1] of one model (phase experts in turn: distill.run_experts)."""
     for i in range(len(levels) - 1):
-        x = step(rule, velocity_fns[experts[i]], x, float(levels[i]), float(levels[i + 1]), generator)
+        x = step(rule, velocity_fn, x, float(levels[i]), float(levels[i + 1]), generator)
     return x
 
 
@@ -79,7 +77,7 @@ def truncated_rollout(
     phase's end level s_p inside a phase). Only that last evaluation carries gradient.
     """
     with torch.no_grad():
-        x = rollout([velocity_fn], [0] * exit_step, x, levels[: exit_step + 1], rule, generator)
+        x = rollout(velocity_fn, x, levels[: exit_step + 1], rule, generator)
     t_exit = float(levels[exit_step])
     v = velocity_fn(x, torch.full((x.shape[0],), t_exit, dtype=x.dtype, device=x.device))
     return euler_step(x, v, t_exit, target_level)

@@ -3,14 +3,15 @@ the result is validated against the run's dataclass schema and written beside th
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
-from phased_dmd.config import ConfigError, build
+from phased_dmd.config import ConfigError, build, fill_missing
 from phased_dmd.io import write_text
 
 T = TypeVar("T")
@@ -23,8 +24,13 @@ def config_dir() -> Path:
     return here.resolve() if here.is_dir() else PACKAGE_CONFIGS
 
 
-def compose_run_config(name: str, schema: type[T], overrides: list[str]) -> T:
-    """configs/<name>.yaml (whose defaults list names `<name>_schema`) plus overrides, validated."""
+Knobs = Callable[[DictConfig], dict]  # the composed run config -> its experiment knobs (from params.yaml)
+
+
+def compose_run_config(name: str, schema: type[T], overrides: list[str], knobs: Knobs | None = None) -> T:
+    """configs/<name>.yaml (whose defaults list names `<name>_schema`) plus overrides, validated. `knobs` gives
+    the experiment knobs of the run (from the params.yaml named by its `params` key, see `params_of`): they fill
+    what the overrides leave unset (so params.yaml is their one source, and a command line may still change one)."""
     from hydra import compose, initialize_config_dir
     from hydra.core.config_store import ConfigStore
     from hydra.errors import HydraException
@@ -35,17 +41,28 @@ def compose_run_config(name: str, schema: type[T], overrides: list[str]) -> T:
             composed = compose(config_name=name, overrides=overrides)
     except HydraException as e:
         raise ConfigError(f"configs/{name}.yaml with overrides: {str(e).splitlines()[0]}") from None
+    if knobs is not None:
+        fill_missing(composed, knobs(composed))
     return build(schema, composed, f"{name} run config")
 
 
-def run_main(name: str, schema: type[T], run: Callable[[T], None], doc: str, argv: list[str] | None = None) -> int:
+@functools.lru_cache(maxsize=4)
+def params_of(path: str):
+    """params.yaml at `path`, validated (once per process)."""
+    from phased_dmd.params import load_params
+
+    return load_params(path)
+
+
+def run_main(name: str, schema: type[T], run: Callable[[T], None], doc: str, argv: list[str] | None = None,
+             knobs: Knobs | None = None) -> int:
     """`python -m ... key=value ...`: compose, validate, write out_dir/config.yaml, run."""
     argv = sys.argv[1:] if argv is None else argv
     if any(a in ("-h", "--help") for a in argv):
         print(doc)
         return 0
     try:
-        cfg = compose_run_config(name, schema, argv)
+        cfg = compose_run_config(name, schema, argv, knobs)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -57,16 +57,6 @@ def x0_from_velocity(x_t: Tensor, v: Tensor, t: Tensor | float) -> Tensor:
     return x_t - per_sample(t, x_t) * v
 
 
-def noise_from_velocity(x_t: Tensor, v: Tensor, t: Tensor | float) -> Tensor:
-    """Noise estimate e_hat = x_t + (1 - t) v."""
-    return x_t + (1 - per_sample(t, x_t)) * v
-
-
-def score_from_velocity(x_t: Tensor, v: Tensor, t: Tensor | float) -> Tensor:
-    """Score grad log p_t(x_t) = -e_hat / s_t implied by a velocity prediction."""
-    return -noise_from_velocity(x_t, v, t) / sigma(per_sample(t, x_t))
-
-
 def shift_timestep(u: Tensor | float, shift: float) -> Tensor:
     """Timestep shift t = k u / (1 + (k - 1) u) with factor k (Wan: 5, Qwen-Image: 3)."""
     u = torch.as_tensor(u, dtype=torch.float64)

@@ -8,7 +8,10 @@ teacher every re-noised t goes to the teacher and the fake of its own expert. A 
 the high-noise expert alone re-noises only above the boundary (t in (boundary, 1)).
 
     python -m phased_dmd.student teacher=results/teachers/wan2.1 data_dir=data/fashion-mnist \
-        out_dir=results/students/wan2.1/phased/seed0 phase=1 seed=0 distill.method=phased
+        out_dir=results/students/wan2.1/phased/seed0 student=phased phase=1 seed=0
+
+The distill knobs are params.yaml's for that student and teacher (`students`, in layers); a
+`distill.<knob>=<value>` override changes one for this run, e.g. distill.iterations=10.
 
 Data parallel over several GPUs or nodes (the same weights as one process, up to float rounding):
 
@@ -31,7 +34,7 @@ from phased_dmd.distill import PhaseModels, plan_phases, run_experts, train_phas
 from phased_dmd.distill_config import DistillConfig
 from phased_dmd.grids import Phase
 from phased_dmd.runs import run_main
-from phased_dmd.student_config import StudentRunConfig
+from phased_dmd.student_config import StudentRunConfig, student_knobs
 from phased_dmd.teachers.data import load_items, prompt_batches, training_batches
 from phased_dmd.teachers.flow_model import Condition, FlowModel, load_teacher
 
@@ -139,6 +142,7 @@ def run(cfg: StudentRunConfig) -> None:
                 for expert in model.experts:
                     data_parallel.shard_model(expert)
         train_phase(models, settings, sample_batch, run_dir, seed=cfg.seed + 100 * cfg.phase,
+                    checkpoint_every=cfg.checkpoint_every,
                     desc=f"{teacher.info.kind} {settings.method} seed {cfg.seed}", inputs=weights_digest(sources))
         for p in trained:
             models.experts[p].eval().save(phase_dir(out, p + 1) / "generator")
@@ -149,7 +153,7 @@ def run(cfg: StudentRunConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_main("student", StudentRunConfig, run, __doc__, argv)
+    return run_main("student", StudentRunConfig, run, __doc__, argv, student_knobs)
 
 
 if __name__ == "__main__":

@@ -1,18 +1,31 @@
-"""Settings of one student run: distil one phase of a few-step student from a saved teacher (torch-free)."""
+"""Settings of one student run: distil one phase of a few-step student from a saved teacher (torch-free).
+
+A student's distillation knobs come from params.yaml's `students` section in layers; a later layer
+wins over an earlier one, key by key:
+
+    students.distill  <  students.methods.<name>  <  students.per_teacher.<teacher>
+                      <  students.methods.<name>.phases.<p>  (only the knobs of PER_PHASE)
+
+Every layer is a part of one schema, DistillConfig, which holds no value of its own.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Optional
+from functools import cached_property
+from pathlib import Path
+from typing import Any
 
 from omegaconf import MISSING
 
 from phased_dmd import config as C
 from phased_dmd.choices import PARALLEL_MODES, TEACHER_KINDS
-from phased_dmd.config import problems
-from phased_dmd.distill_config import DistillConfig
+from phased_dmd.config import ConfigError, Problem, partial, problems
+from phased_dmd.distill_config import PER_PHASE, DistillConfig
 
 
 @dataclass
@@ -22,13 +35,18 @@ class StudentRunConfig:
     teacher: str = MISSING  # a teacher folder (teacher.json, transformer/, text_encoder/)
     data_dir: str = MISSING  # Fashion-MNIST idx files: first frames for image-to-video
     out_dir: str = MISSING  # the student: phase<p>/generator/ per phase
-    phase: int = 1  # which phase this run trains (1-based; progressive schedule); earlier phases must be in out_dir
-    seed: int = 0
-    gradient_checkpointing: bool = False  # recompute each block's activations in backward: memory for time
-    distill: DistillConfig = field(default_factory=DistillConfig)
+    phase: int = MISSING  # which phase this run trains (1-based; progressive); earlier phases must be in out_dir
+    seed: int = MISSING
+    student: str = ""  # its name in params.yaml's students.methods ("": the shared students.distill only)
+    params: str = MISSING  # params.yaml: where the distill knobs that the command line leaves unset come from
+    checkpoint_every: int = MISSING  # iterations between checkpoints (resume after a kill or a requeue)
+    gradient_checkpointing: bool = MISSING  # recompute each block's activations in backward: memory for time
+    distill: DistillConfig = field(default_factory=DistillConfig)  # params.yaml's, under the command line's
 
     def check(self):
         yield from C.positive("phase", self.phase)
+        yield from C.non_negative("seed", self.seed)
+        yield from C.positive("checkpoint_every", self.checkpoint_every)
         parallel = os.environ.get("PHASED_DMD_PARALLEL", "replicate")
         if parallel not in PARALLEL_MODES:
             yield "PHASED_DMD_PARALLEL (environment variable)", f"one of {list(PARALLEL_MODES)}", parallel
@@ -38,47 +56,30 @@ class StudentRunConfig:
                    self.distill.batch_size)
 
 
-@dataclass
-class PhaseSettings:
-    """Training knobs of one phase of a student (`students.methods.<name>.phases.<p>`); unset: shared ones."""
-
-    iterations: Optional[int] = None
-    ttur: Optional[int] = None
-    batch_size: Optional[int] = None
-    lr_generator: Optional[float] = None
-    lr_fake: Optional[float] = None
-    cfg_scale: Optional[float] = None
-
-    def check(self):
-        for key, value in dataclasses.asdict(self).items():
-            if value is not None:
-                yield from C.positive(key, value)
+def teacher_kind(teacher: str | Path) -> str:
+    """The kind of a saved teacher (its teacher.json), without loading it."""
+    spec = Path(teacher) / "teacher.json"
+    try:
+        return json.loads(spec.read_text())["kind"]
+    except (OSError, ValueError, KeyError):
+        raise ConfigError(f"teacher={teacher}: {spec} not found or without a kind: expected a teacher folder "
+                          "(the teacher rule writes results/teachers/<kind>)") from None
 
 
-@dataclass
-class StudentSpec:
-    """One kind of student in params.yaml (`students.methods.<name>`): what differs from the shared settings."""
+def student_knobs(run) -> dict:
+    """The distill knobs of a student run from params.yaml, for the keys its command line left unset."""
+    from phased_dmd.runs import params_of
 
-    method: str = MISSING  # dmd | sgts | phased
-    num_phases: int = 1
-    interval: str = "nested"
-    critic: str = "subinterval"
-    fixed_t: Optional[float] = None
-    phases: dict[int, PhaseSettings] = field(default_factory=dict)  # phase number -> its own training knobs
+    params = params_of(run.params)
+    name = run.student or None
+    if name is not None and name not in params.students.methods:
+        raise ConfigError(f"student={name}: expected a student of params.yaml students.methods "
+                          f"{list(params.students.methods)}")
+    settings = params.students.settings(name, teacher_kind(run.teacher), run.phase)
+    return {"distill": dataclasses.asdict(settings)}
 
 
-@dataclass
-class TeacherSettings:
-    """Settings that depend on the teacher (`students.per_teacher.<kind>`); unset ones come from `distill`."""
-
-    shift: Optional[float] = None  # Wan2.2: 7 (9 for I2V) puts the end of phase 1 at the expert boundary
-    batch_size: Optional[int] = None  # videos carry 5 frames' tokens: a smaller batch keeps a phase's time
-
-    def check(self):
-        if self.shift is not None:
-            yield from C.positive("shift", self.shift)
-        if self.batch_size is not None:
-            yield from C.positive("batch_size", self.batch_size)
+Layer = dict[str, Any]
 
 
 @dataclass
@@ -86,33 +87,77 @@ class StudentsParams:
     """params.yaml, section `students`: few-step students of the embedded teachers, phase by phase."""
 
     teachers: list[str] = MISSING  # which teachers get students
-    methods: dict[str, StudentSpec] = MISSING
+    methods: dict[str, Layer] = MISSING  # student name -> its distill knobs (method at least); phases: {p: knobs}
     seeds: list[int] = MISSING
-    per_teacher: dict[str, TeacherSettings] = field(default_factory=dict)
-    distill: DistillConfig = field(default_factory=DistillConfig)  # shared; `method` comes from the spec
+    per_teacher: dict[str, Layer] = MISSING  # teacher kind -> its distill knobs (Wan2.2: the grid's shift)
+    distill: Layer = MISSING  # the knobs every student shares unless a later layer sets them
 
-    def check(self):
+    @cached_property
+    def typed(self) -> tuple[dict[str, Layer], list[Problem]]:
+        """Every layer typed by DistillConfig (keyed by its place in the section), and the problems found."""
+        layers, found = {}, []
+
+        def add(where: str, layer: Mapping, allowed: tuple[str, ...] | None = None):
+            for key in layer:
+                if allowed is not None and key not in allowed:
+                    found.append((f"{where}.{key}", f"one of the knobs a phase may set {list(allowed)}", key))
+            layers[where], bad = partial(DistillConfig, layer, f"{where}.")
+            found.extend(bad)
+
+        add("distill", self.distill)
+        for name, spec in self.methods.items():
+            add(f"methods.{name}", {k: v for k, v in spec.items() if k != "phases"})
+            for p, knobs in (spec.get("phases") or {}).items():
+                if not isinstance(p, int) or not isinstance(knobs, Mapping):
+                    found.append((f"methods.{name}.phases", "phase number -> knobs, e.g. {2: {iterations: 320}}",
+                                  p))
+                    continue
+                add(f"methods.{name}.phases.{p}", knobs, PER_PHASE)
+        for teacher, knobs in self.per_teacher.items():
+            add(f"per_teacher.{teacher}", knobs)
+        return layers, found
+
+    def layers(self, name: str | None, teacher: str, phase: int | None = None) -> list[str]:
+        """Where student `name`'s settings for `teacher` (and one phase) come from, lowest precedence first."""
+        order = ["distill", f"methods.{name}", f"per_teacher.{teacher}", f"methods.{name}.phases.{phase}"]
+        return [where for where in order if where in self.typed[0]]
+
+    def settings(self, name: str | None, teacher: str, phase: int | None = None) -> DistillConfig:
+        """The distill settings of student `name` (None: the shared ones) for `teacher`; for one phase, with that
+        phase's knobs (so that editing them reruns that phase and the ones after it only)."""
+        merged = {}
+        for where in self.layers(name, teacher, phase):
+            merged.update(self.typed[0][where])
+        return DistillConfig(**merged)
+
+    def check(self) -> Iterator[Problem]:
         yield from C.choices("teachers", self.teachers, TEACHER_KINDS)
-        yield from C.non_empty_unique("seeds", self.seeds)
+        yield from C.seeds("seeds", self.seeds)
         for name in self.per_teacher:
             yield from C.choice(f"per_teacher.{name}", name, TEACHER_KINDS)
+        layers, found = self.typed
+        if found:
+            yield from found[:1]
+            return
         for name in self.methods:
             if not name.replace("_", "").isalnum():
                 yield f"methods.{name}", "a name of letters, digits and _ (it becomes a folder)", name
-            count = self.settings(name, self.teachers[0]).phase_count
-            for p in self.methods[name].phases:
-                if not 1 <= p <= count:
-                    yield f"methods.{name}.phases.{p}", f"a phase number from 1 to {count}", p
-            own = dataclasses.asdict(self.methods[name])  # the shared `distill` block is checked on its own
-            for key, expected, value in problems(self.settings(name, self.teachers[0])):
-                if key in own:
-                    yield f"methods.{name}: {key}", expected, value
+            for teacher in ("", *self.per_teacher):  # a teacher without per_teacher knobs: the shared layers
+                yield from self._problems(name, teacher)
 
-    def settings(self, name: str, teacher: str, phase: int | None = None) -> DistillConfig:
-        """The shared distill settings with student `name`'s spec, the teacher's own settings and, for one
-        phase, that phase's knobs (so that editing them reruns that phase and the ones after it only)."""
-        spec = {k: v for k, v in dataclasses.asdict(self.methods[name]).items() if k != "phases"}
-        own = dataclasses.asdict(self.per_teacher.get(teacher, TeacherSettings()))
-        cfg = dataclasses.replace(self.distill, **spec, **{k: v for k, v in own.items() if v is not None})
-        knobs = dataclasses.asdict(self.methods[name].phases.get(phase, PhaseSettings()))
-        return dataclasses.replace(cfg, **{k: v for k, v in knobs.items() if v is not None})
+    def _problems(self, name: str, teacher: str) -> Iterator[Problem]:
+        """Each problem of student `name`'s merged settings, named by the layer that set the key."""
+        unset = [f.name for f in dataclasses.fields(DistillConfig) if not any(
+            f.name in self.typed[0][where] for where in self.layers(name, teacher))]
+        if unset:
+            yield f"methods.{name}", f"a value of {unset[0]} (here or in students.distill)", "nothing"
+            return
+        count = self.settings(name, teacher).phase_count
+        for p in self.methods[name].get("phases") or {}:
+            if not 1 <= p <= count:
+                yield f"methods.{name}.phases.{p}", f"a phase number from 1 to {count}", p
+        for phase in range(1, count + 1):
+            order = self.layers(name, teacher, phase)
+            for key, expected, value in problems(self.settings(name, teacher, phase)):
+                where = next(w for w in reversed(order) if key in self.typed[0][w])
+                yield f"{where}.{key}", expected, value

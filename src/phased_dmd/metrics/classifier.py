@@ -59,24 +59,34 @@ class FeatureNet(ModelMixin, ConfigMixin):
 
 @dataclass
 class ClassifierTrainConfig:
-    iterations: int = 1500
-    batch_size: int = 128
-    lr: float = 2e-3
-    video_share: float = 0.5  # share of each batch that are frames of moving items
-    seed: int = 0
+    iterations: int = MISSING
+    batch_size: int = MISSING
+    lr: float = MISSING
+    video_share: float = MISSING  # share of each batch that are frames of moving items
+    seed: int = MISSING
 
     def check(self):
         for key in ("iterations", "batch_size", "lr"):
             yield from C.positive(key, getattr(self, key))
+        yield from C.unit_interval("video_share", self.video_share)
 
 
 @dataclass
 class ClassifierRunConfig:
     data_dir: str = MISSING
     out_dir: str = MISSING
-    resolution: int = 16
-    item: int = 10  # the moving items' size, as in the video teachers
+    params: str = MISSING  # params.yaml: the data's resolution and the moving items' size (data.*)
+    resolution: int = MISSING
+    item: int = MISSING  # the moving items' size, as in the video teachers
     train: ClassifierTrainConfig = field(default_factory=ClassifierTrainConfig)
+
+
+def classifier_knobs(run) -> dict:
+    """The data the feature network sees, as the teachers do (params.yaml data.*)."""
+    from phased_dmd.runs import params_of
+
+    data = params_of(run.params).data
+    return {"resolution": data.resolution, "item": data.video.item}
 
 
 def moving_frames(items: Tensor, canvas: int, gen: torch.Generator) -> Tensor:
@@ -136,7 +146,7 @@ def run(cfg: ClassifierRunConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_main("classifier", ClassifierRunConfig, run, __doc__, argv)
+    return run_main("classifier", ClassifierRunConfig, run, __doc__, argv, classifier_knobs)
 
 
 if __name__ == "__main__":

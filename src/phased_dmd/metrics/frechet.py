@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import linalg
+
+from phased_dmd.torchvision_import import allow_torchvision_import
 
 
 def gaussian_fit(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -13,11 +14,13 @@ def gaussian_fit(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: np.ndarray) -> float:
-    """||mu1 - mu2||^2 + tr(C1 + C2 - 2 (C1 C2)^(1/2)): the squared 2-Wasserstein distance of two Gaussians."""
-    root = linalg.sqrtm(cov1 @ cov2)
-    if np.iscomplexobj(root):  # numerical noise from a (near) singular product
-        root = root.real
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(cov1) + np.trace(cov2) - 2 * np.trace(root))
+    """||mu1 - mu2||^2 + tr(C1 + C2 - 2 (C1 C2)^(1/2)): the squared 2-Wasserstein distance of two Gaussians,
+    by pytorch-fid's own function (FID's reference code: an eps on the diagonal when the product is singular,
+    and an error, not a silent drop, when the root's imaginary part is not numerical noise)."""
+    allow_torchvision_import()  # pytorch_fid.fid_score imports torchvision
+    from pytorch_fid.fid_score import calculate_frechet_distance
+
+    return float(calculate_frechet_distance(mu1, cov1, mu2, cov2))
 
 
 def feature_frechet(a: np.ndarray, b: np.ndarray) -> float:

@@ -36,10 +36,19 @@ class RecognitionRunConfig:
     classifier: str = MISSING
     data_dir: str = MISSING  # held-out first frames for image-to-video
     out_dir: str = MISSING  # writes recognition.json (and config.yaml)
-    per_prompt: int = 20
-    steps: int = 40
-    cfg_scale: float = 4.0
-    seed: int = 0
+    params: str = MISSING  # params.yaml: the base teacher's sampler (evaluation.teacher_steps, teacher_cfg_scale)
+    per_prompt: int = MISSING
+    steps: int = MISSING
+    cfg_scale: float = MISSING
+    seed: int = MISSING
+
+
+def recognition_knobs(run) -> dict:
+    """The teacher is sampled as the tables' base row is (params.yaml evaluation.teacher_*)."""
+    from phased_dmd.runs import params_of
+
+    evaluation = params_of(run.params).evaluation
+    return {"steps": evaluation.teacher_steps, "cfg_scale": evaluation.teacher_cfg_scale}
 
 
 def run(cfg: RecognitionRunConfig) -> None:
@@ -58,7 +67,7 @@ def run(cfg: RecognitionRunConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_main("recognition", RecognitionRunConfig, run, __doc__, argv)
+    return run_main("recognition", RecognitionRunConfig, run, __doc__, argv, recognition_knobs)
 
 
 if __name__ == "__main__":

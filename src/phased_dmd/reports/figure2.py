@@ -17,13 +17,12 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from phased_dmd.config import section_overrides  # noqa: E402
 from phased_dmd.io import write_json, write_text  # noqa: E402
 from phased_dmd.reports.common import fmt, git_revision, report_main, save_figure  # noqa: E402
 from phased_dmd.runs import compose_run_config  # noqa: E402
 from phased_dmd.stats import summary  # noqa: E402
 from phased_dmd.toy.figure2 import evaluate  # noqa: E402
-from phased_dmd.toy.figure2_config import Figure2RunConfig  # noqa: E402
+from phased_dmd.toy.figure2_config import Figure2RunConfig, section_knobs  # noqa: E402
 
 METRICS = {"velocity_mse": "velocity MSE on t in (s, 1)", "w1": "W1 to p_s at t = s"}
 PANEL_TITLES = {"full": "(a) full interval, from x_0", "subinterval": "(b) subinterval, Eq. 13",
@@ -117,9 +116,8 @@ def write_report(params, results: Path, out: Path) -> None:
     runs = collect(results, params.objectives, params.seeds)
     table = {o: {m: summary([r[m] for r in rs]) for m in METRICS} for o, rs in runs.items()}
     # the exact field through the same evaluation: its W1 is the measurement's sampling floor
-    shared = section_overrides(params, ("objectives", "seeds"))
-    overrides = [f"objective={params.objectives[0]}", "seed=0", "out_dir=unused", *shared]
-    run_config = compose_run_config("figure2", Figure2RunConfig, overrides)
+    overrides = [f"objective={params.objectives[0]}", "seed=0", "out_dir=unused", "params=unused"]
+    run_config = compose_run_config("figure2", Figure2RunConfig, overrides, lambda run: section_knobs(params))
     mixture = params.mixture.build()
     exact = evaluate(mixture.velocity, mixture, params.s, run_config.eval)
     data = {

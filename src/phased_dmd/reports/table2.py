@@ -9,8 +9,16 @@ import sys
 from pathlib import Path
 
 from phased_dmd.reports.common import report_main
-from phased_dmd.reports.tables import (Metric, Table, claim, claim_lines, metric_sections, provenance_line,
-                                      seed_measurements, write_table)
+from phased_dmd.reports.tables import (
+    Metric,
+    Table,
+    claim,
+    claim_lines,
+    metric_sections,
+    provenance_line,
+    seed_measurements,
+    write_table,
+)
 
 TABLE = Table(
     name="table2", number=2, title="diversity of text-to-image students",

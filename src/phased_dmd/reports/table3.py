@@ -10,8 +10,16 @@ import sys
 from pathlib import Path
 
 from phased_dmd.reports.common import report_main
-from phased_dmd.reports.tables import (Metric, Table, claim, claim_lines, metric_sections, provenance_line,
-                                      seed_measurements, write_table)
+from phased_dmd.reports.tables import (
+    Metric,
+    Table,
+    claim,
+    claim_lines,
+    metric_sections,
+    provenance_line,
+    seed_measurements,
+    write_table,
+)
 
 FLOW = Metric("flow", "higher", "mean absolute optical flow (pixels per frame; higher = more motion)")
 DYNAMIC = Metric("dynamic", "higher", "dynamic degree (share of dynamic videos)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from omegaconf import MISSING
@@ -13,30 +14,34 @@ from phased_dmd.teachers.kinds import KINDS, PAPER_SCALE_KINDS
 
 @dataclass
 class TeacherTrainConfig:
-    iterations: int = 1300  # about 3 minutes on one core for the default tiny Wan at 16x16
-    batch_size: int = 128
-    lr: float = 1.5e-3
-    warmup: int = 100
-    ema: float = 0.999
-    cond_dropout: float = 0.1
-    grad_clip: float = 1.0
-    high_noise_share: float = 0.25  # two-expert teachers: share of t drawn in (boundary, 1) for the high-noise expert
-    video_batch_size: int = 32  # videos carry `frames` times the tokens of an image
-    seed: int = 0
+    """How an embedded teacher is trained (params.yaml teachers.train)."""
+
+    iterations: int = MISSING
+    batch_size: int = MISSING
+    lr: float = MISSING
+    warmup: int = MISSING  # iterations of linear learning-rate warm-up
+    ema: float = MISSING  # decay of the weight average that is saved
+    cond_dropout: float = MISSING  # share of conditions dropped (the unconditional branch of CFG)
+    grad_clip: float = MISSING
+    high_noise_share: float = MISSING  # two-expert teachers: share of t drawn in (boundary, 1) for the high expert
+    video_batch_size: int = MISSING  # videos carry `frames` times the tokens of an image
+    seed: int = MISSING
 
     def check(self):
-        for key in ("iterations", "batch_size", "lr", "warmup", "video_batch_size"):
+        for key in ("iterations", "batch_size", "lr", "warmup", "video_batch_size", "grad_clip"):
             yield from C.positive(key, getattr(self, key))
         yield from C.open_unit("ema", self.ema)
         yield from C.open_unit("high_noise_share", self.high_noise_share)
+        yield from C.unit_interval("cond_dropout", self.cond_dropout)
+        yield from C.non_negative("seed", self.seed)
 
 
 @dataclass
 class VideoConfig:
     """Moving Fashion-MNIST (data/moving.py): clips of `frames` frames, items of `item` pixels on the canvas."""
 
-    frames: int = 5  # Wan's 4k + 1 frames
-    item: int = 10  # pixels; the canvas is the teacher's resolution
+    frames: int = MISSING  # Wan's 4k + 1 frames
+    item: int = MISSING  # pixels; the canvas is the teacher's resolution
 
     def check(self):
         yield from C.positive("frames", self.frames)
@@ -47,15 +52,16 @@ class VideoConfig:
 class TeacherSampleConfig:
     """The sample grid: `per_prompt` samples of every prompt, `steps` Euler steps with CFG."""
 
-    steps: int = 40
-    cfg_scale: float = 4.0
-    cfg_form: str = "standard"
-    per_prompt: int = 8
-    seed: int = 0
+    steps: int = MISSING
+    cfg_scale: float = MISSING
+    cfg_form: str = MISSING
+    per_prompt: int = MISSING
+    seed: int = MISSING
 
     def check(self):
         yield from C.choice("cfg_form", self.cfg_form, CFG_FORMS)
         yield from C.positive("steps", self.steps)
+        yield from C.non_negative("cfg_scale", self.cfg_scale)
 
 
 @dataclass
@@ -65,10 +71,10 @@ class TeachersParams:
 
     names: list[str] = MISSING
     train: TeacherTrainConfig = field(default_factory=TeacherTrainConfig)
-    scale: str = "embedded"  # embedded: train tiny teachers | paper: fetch the paper's from the hub
-    sources: dict[str, str] = field(default_factory=dict)  # paper scale: kind -> hub id or local pipeline folder
-    prompts: list[str] = field(default_factory=list)  # paper scale: the prompts the students are distilled on
-    images: list[str] = field(default_factory=list)  # paper-scale image-to-video: the first frame of each prompt
+    scale: str = MISSING  # embedded: train tiny teachers | paper: fetch the paper's from the hub
+    sources: dict[str, str] = MISSING  # paper scale: kind -> hub id or local pipeline folder
+    prompts: list[str] = MISSING  # paper scale: the prompts the students are distilled on
+    images: list[str] = MISSING  # paper-scale image-to-video: the first frame of each prompt
 
     def check(self):
         yield from C.choices("names", self.names, TEACHER_KINDS)
@@ -84,18 +90,29 @@ class TeachersParams:
 
 @dataclass
 class TeacherRunConfig:
-    """Train one embedded teacher (configs/teacher.yaml + overrides) and draw its sample grid."""
+    """Train one embedded teacher (configs/teacher.yaml + overrides) and draw its sample grid; the knobs the
+    command line leaves unset come from `params` (params.yaml data.* and teachers.train)."""
 
     kind: str = MISSING
     out_dir: str = MISSING
     data_dir: str = MISSING
     grid: str = MISSING  # PNG of the sample grid
-    resolution: int = 16
+    params: str = MISSING
+    resolution: int = MISSING
     video: VideoConfig = field(default_factory=VideoConfig)
     train: TeacherTrainConfig = field(default_factory=TeacherTrainConfig)
-    sample: TeacherSampleConfig = field(default_factory=TeacherSampleConfig)
+    sample: TeacherSampleConfig = field(default_factory=TeacherSampleConfig)  # the grid (configs/teacher.yaml)
 
     def check(self):
         yield from C.choice("kind", self.kind, TEACHER_KINDS)
         if self.video.item > self.resolution:
             yield "video.item", f"at most the canvas (resolution = {self.resolution})", self.video.item
+
+
+def teacher_knobs(run) -> dict:
+    """An embedded teacher run's knobs from params.yaml: the data's resolution and videos, its training."""
+    from phased_dmd.runs import params_of
+
+    params = params_of(run.params)
+    return {"resolution": params.data.resolution, "video": dataclasses.asdict(params.data.video),
+            "train": dataclasses.asdict(params.teachers.train)}

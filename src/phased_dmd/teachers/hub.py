@@ -27,7 +27,7 @@ import json
 import math
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -49,19 +49,21 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 @dataclass
 class HubTeacherConfig:
-    """Fetch one paper-scale teacher and encode its prompts (configs/hub_teacher.yaml + overrides)."""
+    """Fetch one paper-scale teacher and encode its prompts (configs/hub_teacher.yaml + overrides); source,
+    prompts and images, where the command line leaves them unset, come from `params` (params.yaml teachers.*)."""
 
     kind: str = MISSING  # wan2.1 | wan2.2 | wan2.2-t2v | wan2.2-i2v | qwen-image
-    source: str = ""  # hub id or local folder; empty: the paper's model for the kind (teachers/kinds.py)
+    source: str = MISSING  # hub id or local folder; empty: the paper's model for the kind (teachers/kinds.py)
     out_dir: str = MISSING  # writes teacher.json and text_encoder/ (the encoded prompts)
-    prompts: list[str] = field(default_factory=list)
-    images: list[str] = field(default_factory=list)  # image-to-video: the first frame of prompt i (a file)
-    negative_prompt: str = ""  # the unconditional branch of CFG
-    height: int = 480  # pixels of the generated video or image (the paper's Wan resolution 832 x 480)
-    width: int = 832
-    num_frames: int = 81  # 4k + 1
-    max_sequence_length: int = 512  # text tokens at most (WanPipeline pads to it; Qwen-Image: up to 1024)
-    dtype: str = "bfloat16"  # of the transformers and the text table
+    params: str = MISSING
+    prompts: list[str] = MISSING
+    images: list[str] = MISSING  # image-to-video: the first frame of prompt i (a file)
+    negative_prompt: str = MISSING  # the unconditional branch of CFG
+    height: int = MISSING  # pixels of the generated video or image (the paper's Wan resolution 832 x 480)
+    width: int = MISSING
+    num_frames: int = MISSING  # 4k + 1
+    max_sequence_length: int = MISSING  # text tokens at most (WanPipeline pads to it; Qwen-Image: up to 1024)
+    dtype: str = MISSING  # of the transformers and the text table
 
     def check(self):
         yield from C.choice("kind", self.kind, TEACHER_KINDS)
@@ -73,6 +75,15 @@ class HubTeacherConfig:
         yield from C.choice("dtype", self.dtype, tuple(DTYPES))
         if (self.num_frames - 1) % 4:
             yield "num_frames", "4k + 1 frames (Wan's VAE compresses time by 4)", self.num_frames
+
+
+def hub_teacher_knobs(run) -> dict:
+    """Where the teacher comes from and the prompts it is distilled on (params.yaml teachers.*)."""
+    from phased_dmd.runs import params_of
+
+    teachers = params_of(run.params).teachers
+    return {"source": teachers.sources.get(run.kind, ""), "prompts": teachers.prompts,
+            "images": teachers.images if KINDS[run.kind].task == "i2v" else []}
 
 
 def pipeline_folder(source: str, out_dir: Path) -> Path:
@@ -222,7 +233,7 @@ def run(cfg: HubTeacherConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_main("hub_teacher", HubTeacherConfig, run, __doc__, argv)
+    return run_main("hub_teacher", HubTeacherConfig, run, __doc__, argv, hub_teacher_knobs)
 
 
 if __name__ == "__main__":

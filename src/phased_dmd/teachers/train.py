@@ -26,7 +26,7 @@ from phased_dmd.grids import step_grid
 from phased_dmd.io import write_json
 from phased_dmd.rollout import rollout
 from phased_dmd.runs import run_main
-from phased_dmd.teachers.config import TeacherRunConfig, TeacherTrainConfig
+from phased_dmd.teachers.config import TeacherRunConfig, TeacherTrainConfig, teacher_knobs
 from phased_dmd.teachers.data import Batches, load_items, prompt_conditions, training_batches
 from phased_dmd.teachers.flow_model import Condition, FlowModel, teacher_info, tiny_teacher
 
@@ -78,7 +78,7 @@ def sample(model: FlowModel, cond: Condition, steps: int = 40, scale: float = 4.
     x = torch.randn((len(cond), *model.info.shape), generator=generator).to(device)
     cond = cond.to(device)
     fn = lambda x, t: model.guided(x, t, cond, scale, form)  # noqa: E731
-    return rollout([fn], [0] * steps, x, step_grid(steps, model.info.shift).tolist(), "euler")
+    return rollout(fn, x, step_grid(steps, model.info.shift).tolist(), "euler")
 
 
 def save_grid(samples: Tensor, prompts: list[str], path: Path) -> None:
@@ -129,7 +129,7 @@ def run(cfg: TeacherRunConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_main("teacher", TeacherRunConfig, run, __doc__, argv)
+    return run_main("teacher", TeacherRunConfig, run, __doc__, argv, teacher_knobs)
 
 
 if __name__ == "__main__":

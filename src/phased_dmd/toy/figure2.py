@@ -26,7 +26,7 @@ from phased_dmd.mixture import GaussianMixture
 from phased_dmd.rollout import heun_step
 from phased_dmd.runs import run_main
 from phased_dmd.schedule import add_noise, sample_timesteps
-from phased_dmd.toy.figure2_config import Figure2EvalConfig, Figure2RunConfig
+from phased_dmd.toy.figure2_config import Figure2EvalConfig, Figure2RunConfig, figure2_knobs
 from phased_dmd.toy.networks import ToyVelocityNet
 
 
@@ -106,7 +106,7 @@ def run(cfg: Figure2RunConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_main("figure2", Figure2RunConfig, run, __doc__, argv)
+    return run_main("figure2", Figure2RunConfig, run, __doc__, argv, figure2_knobs)
 
 
 if __name__ == "__main__":

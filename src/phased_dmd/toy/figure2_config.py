@@ -5,6 +5,7 @@ Kept free of torch so that the workflow validates params.yaml quickly when it bu
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -67,15 +68,13 @@ class Figure2Params:
     def check(self):
         yield from C.open_unit("s", self.s)
         yield from C.choices("objectives", self.objectives, OBJECTIVES)
-        yield from C.non_empty_unique("seeds", self.seeds)
-        if any(seed < 0 for seed in self.seeds):
-            yield "seeds", "non-negative integers", self.seeds
+        yield from C.seeds("seeds", self.seeds)
 
 
 @dataclass
 class ToyNetConfig:
-    hidden: int = 64
-    layers: int = 2
+    hidden: int = MISSING
+    layers: int = MISSING
 
     def check(self):
         yield from C.positive("hidden", self.hidden)
@@ -84,11 +83,11 @@ class ToyNetConfig:
 
 @dataclass
 class Figure2EvalConfig:
-    samples: int = 40_000  # for the velocity MSE and for W1
-    ode_steps: int = 8  # Heun steps from t = 1 to t = s (converged: W1 of the exact field is sampling error)
-    trajectories: int = 25  # drawn in the figure, started at evenly spaced noise quantiles
-    trajectory_steps: int = 100  # Heun steps of the drawn trajectories
-    seed: int = 1234  # the same evaluation noise for every run (common random numbers)
+    samples: int = MISSING  # for the velocity MSE and for W1
+    ode_steps: int = MISSING  # Heun steps from t = 1 to t = s (converged: W1 of the exact field is sampling error)
+    trajectories: int = MISSING  # drawn in the figure, started at evenly spaced noise quantiles
+    trajectory_steps: int = MISSING  # Heun steps of the drawn trajectories
+    seed: int = MISSING  # the same evaluation noise for every run (common random numbers)
 
     def check(self):
         for key in ("samples", "ode_steps", "trajectories", "trajectory_steps"):
@@ -97,11 +96,13 @@ class Figure2EvalConfig:
 
 @dataclass
 class Figure2RunConfig:
-    """One training run; Hydra composes it from configs/figure2.yaml and the rule's overrides."""
+    """One training run; Hydra composes it from configs/figure2.yaml and the rule's overrides, and the knobs
+    they leave unset come from `params` (params.yaml figure2.*)."""
 
     objective: str = MISSING
     seed: int = MISSING
     out_dir: str = MISSING
+    params: str = MISSING
     s: float = MISSING
     mixture: MixtureConfig = field(default_factory=MixtureConfig)
     train: ToyTrainConfig = field(default_factory=ToyTrainConfig)
@@ -111,3 +112,15 @@ class Figure2RunConfig:
     def check(self):
         yield from C.choice("objective", self.objective, OBJECTIVES)
         yield from C.open_unit("s", self.s)
+
+
+def figure2_knobs(run) -> dict:
+    """One Figure 2 run's knobs from params.yaml."""
+    from phased_dmd.runs import params_of
+
+    return section_knobs(params_of(run.params).figure2)
+
+
+def section_knobs(section: Figure2Params) -> dict:
+    """The knobs of the figure2 section that every run shares (less the lists that fan out into runs)."""
+    return {k: v for k, v in dataclasses.asdict(section).items() if k not in ("objectives", "seeds")}

@@ -28,7 +28,7 @@ from phased_dmd.rollout import heun_step
 from phased_dmd.runs import run_main
 from phased_dmd.schedule import sample_timesteps
 from phased_dmd.toy.networks import ToyVelocityNet
-from phased_dmd.toy.toy2d_config import RingConfig, Toy2dRunConfig
+from phased_dmd.toy.toy2d_config import RingConfig, Toy2dRunConfig, toy2d_knobs
 
 
 class IgnoringCond(torch.nn.Module):
@@ -111,7 +111,7 @@ def distill(cfg: Toy2dRunConfig, mixture: GaussianMixture, out: Path) -> list[to
         wrapped = [IgnoringCond(e) for e in experts]
         models = PhaseModels(teacher=teacher, experts=wrapped, fakes=[IgnoringCond(copy.deepcopy(init).train())])
         train_phase(models, cfg.distill, sample_batch, out / f"phase{p + 1}", seed=cfg.seed + 100 * p,
-                    desc=f"toy2d {cfg.distill.method} seed {cfg.seed}")
+                    desc=f"toy2d {cfg.distill.method} seed {cfg.seed}", checkpoint_every=cfg.checkpoint_every)
         save_weights(out / f"expert{p + 1}.safetensors", experts[-1])
     return experts
 
@@ -138,7 +138,7 @@ def run(cfg: Toy2dRunConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_main("toy2d", Toy2dRunConfig, run, __doc__, argv)
+    return run_main("toy2d", Toy2dRunConfig, run, __doc__, argv, toy2d_knobs)
 
 
 if __name__ == "__main__":

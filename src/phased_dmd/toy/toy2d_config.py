@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from omegaconf import MISSING
 
 from phased_dmd import config as C
 from phased_dmd.choices import METHODS
+from phased_dmd.config import partial, problems
 from phased_dmd.distill_config import DistillConfig
 
 
@@ -37,24 +40,44 @@ class Toy2dParams:
     methods: list[str] = MISSING
     seeds: list[int] = MISSING
     pretrain_iterations: int = MISSING  # flow matching of the network that initialises generator and fake
-    distill: DistillConfig = field(default_factory=DistillConfig)  # shared; `method` is set per run
+    distill: dict[str, Any] = MISSING  # every DistillConfig knob but `method`, which is set per run
 
     def check(self):
         yield from C.choices("methods", self.methods, METHODS)
-        yield from C.non_empty_unique("seeds", self.seeds)
+        yield from C.seeds("seeds", self.seeds)
         yield from C.positive("pretrain_iterations", self.pretrain_iterations)
+        typed, found = partial(DistillConfig, self.distill, "distill.")
+        yield from found
+        if "method" in typed:
+            yield "distill.method", "no method here (each run sets its own: toy2d.methods)", typed["method"]
+        elif not found:
+            yield from problems(DistillConfig(**typed, method=self.methods[0]), "distill.")
+
+    def run_distill(self, method: str) -> dict:
+        """The distill knobs of one run of `method`, typed."""
+        return {**partial(DistillConfig, self.distill)[0], "method": method}
+
+
+def toy2d_knobs(run) -> dict:
+    """A toy 2-D run's knobs from params.yaml (a pretrain run's method is unused: its baselines set their own)."""
+    from phased_dmd.runs import params_of
+
+    toy = params_of(run.params).toy2d
+    method = run.distill.method if run.stage == "distill" else toy.methods[0]
+    return {"ring": dataclasses.asdict(toy.ring), "pretrain_iterations": toy.pretrain_iterations,
+            "distill": toy.run_distill(method)}
 
 
 @dataclass
 class Toy2dNetConfig:
-    hidden: int = 128
-    layers: int = 3
+    hidden: int = MISSING
+    layers: int = MISSING
 
 
 @dataclass
 class Toy2dEvalConfig:
-    samples: int = 20_000
-    seed: int = 1234
+    samples: int = MISSING
+    seed: int = MISSING
 
 
 @dataclass
@@ -65,6 +88,8 @@ class Toy2dRunConfig:
     seed: int = MISSING
     out_dir: str = MISSING
     init: str = ""  # distill: weights of the pretrained network (safetensors) that every model starts from
+    params: str = MISSING  # params.yaml: the knobs (toy2d.*) that the command line leaves unset
+    checkpoint_every: int = MISSING  # iterations between checkpoints of a phase (resume)
     ring: RingConfig = field(default_factory=RingConfig)
     pretrain_iterations: int = MISSING
     distill: DistillConfig = field(default_factory=DistillConfig)
