@@ -156,8 +156,8 @@ def test_every_shared_knob_reaches_every_student(knob, value):
     data = copy.deepcopy(GOOD)
     data["students"]["distill"][knob] = value
     students = load_params(data).students
-    for name in students.methods:
-        if knob not in students.methods[name]:
+    for name, spec in GOOD["students"]["methods"].items():
+        if knob not in spec:
             for teacher in ("wan2.1", "wan2.2-t2v"):
                 assert getattr(students.settings(name, teacher, 1), knob) == value, (name, teacher)
 
