@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from phased_dmd.mixture import GaussianMixture
+from phased_dmd.toy.mixture import GaussianMixture
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@
 import dataclasses
 from pathlib import Path
 
-from phased_dmd.distill_config import DistillConfig
-from phased_dmd.params import load_params
+from phased_dmd.jobs.params import load_params
+from phased_dmd.method.distill_config import DistillConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = load_params(ROOT / "params.yaml")

@@ -4,8 +4,8 @@ import json
 
 import torch
 
-from phased_dmd.bench import main, peak_allocated_mb
 from phased_dmd.data.fashion_mnist import CLASS_NAMES
+from phased_dmd.jobs.bench import main, peak_allocated_mb
 from phased_dmd.reports.bench import write_report
 from phased_dmd.teachers.flow_model import teacher_info, tiny_teacher
 

@@ -3,13 +3,13 @@
 import pytest
 import torch
 
-from phased_dmd.critic import (
+from phased_dmd.method.critic import (
     critic_loss,
     naive_input_and_target,
     subinterval_loss,
     subinterval_target,
 )
-from phased_dmd.schedule import add_noise, renoise, transition
+from phased_dmd.method.schedule import add_noise, renoise, transition
 
 
 def _draw(mixture, gen, n, s):

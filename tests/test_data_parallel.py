@@ -10,8 +10,9 @@ import torch
 import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
-from phased_dmd import data_parallel, launch
-from phased_dmd.student import main as student_main
+from phased_dmd.engine import data_parallel
+from phased_dmd.jobs import launch
+from phased_dmd.jobs.student import main as student_main
 
 TEACHER_KIND = "wan2.2"  # two experts: the fake's re-noised t routes a shard's samples to one expert or both
 
@@ -51,7 +52,7 @@ def test_two_processes_end_with_the_weights_and_losses_of_one(student_setup, one
     out = student_setup / "torchrun"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                           "-m", "phased_dmd.student", *student_args(student_setup, out)],
+                           "-m", "phased_dmd.jobs.student", *student_args(student_setup, out)],
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     one, two = run_weights(one_process), run_weights(out)
@@ -70,7 +71,7 @@ def test_sharded_models_end_with_the_weights_of_one_process_and_resume_from_thei
     out = student_setup / "sharded"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PHASED_DMD_PARALLEL": "shard"}
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                "-m", "phased_dmd.student"]
+                "-m", "phased_dmd.jobs.student"]
     done = subprocess.run([*torchrun, *student_args(student_setup, out)], env=env, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -88,7 +89,7 @@ def test_sharded_models_end_with_the_weights_of_one_process_and_resume_from_thei
 def test_the_launcher_runs_a_phase_data_parallel_over_its_tasks(student_setup, one_process, capsys):
     out = student_setup / "two-tasks"
     code = launch.main(["--cluster", "local", "--tasks-per-node", "2", "--log-dir", str(out / "submitit"),
-                        "--timeout-min", "5", "--", "phased_dmd.student", *student_args(student_setup, out)])
+                        "--timeout-min", "5", "--", "phased_dmd.jobs.student", *student_args(student_setup, out)])
     assert code == 0, capsys.readouterr().err
     assert max_difference(run_weights(one_process), run_weights(out)) <= 1e-5
     assert len(list((out / "submitit").glob("*_1_log.err"))) == 1  # the second process ran as task 1

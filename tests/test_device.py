@@ -2,7 +2,8 @@
 
 import torch
 
-from phased_dmd.device import compute_device, model_device, noise_like
+from phased_dmd.draws import noise_like
+from phased_dmd.engine.device import compute_device, model_device
 
 
 def test_each_data_parallel_process_takes_its_own_gpu_unless_overridden(monkeypatch):

@@ -8,19 +8,11 @@ import pytest
 import torch
 
 from phased_dmd.config import ConfigError, build
-from phased_dmd.distances import sliced_wasserstein
-from phased_dmd.distill import (
-    NonFiniteLoss,
-    PhaseModels,
-    levels,
-    phase_output,
-    plan_phases,
-    renoise_times,
-    run_experts,
-    train_phase,
-)
-from phased_dmd.distill_config import DistillConfig
-from phased_dmd.mixture import GaussianMixture
+from phased_dmd.engine.loop import NonFiniteLoss, PhaseModels, train_phase
+from phased_dmd.method.distill_config import DistillConfig
+from phased_dmd.method.phases import levels, phase_output, plan_phases, renoise_times, run_experts
+from phased_dmd.metrics.distances import sliced_wasserstein
+from phased_dmd.toy.mixture import GaussianMixture
 from phased_dmd.toy.networks import ToyVelocityNet
 from phased_dmd.toy.toy2d import IgnoringCond
 from shipped import distill

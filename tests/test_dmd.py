@@ -4,9 +4,9 @@
 import pytest
 import torch
 
-from phased_dmd.dmd import dmd_direction, dmd_generator_loss
-from phased_dmd.mixture import GaussianMixture
-from phased_dmd.schedule import add_noise
+from phased_dmd.method.dmd import dmd_direction, dmd_generator_loss
+from phased_dmd.method.schedule import add_noise
+from phased_dmd.toy.mixture import GaussianMixture
 
 
 def _kl_gaussians(mu_p, sd_p, mu_q, sd_q) -> float:

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from phased_dmd.evaluate import measure, reference_features
-from phased_dmd.evaluation_config import EVALUATION_KNOBS, EvaluationRunConfig
+from phased_dmd.jobs.evaluate import measure, reference_features
+from phased_dmd.jobs.evaluation_config import EVALUATION_KNOBS, EvaluationRunConfig
 from phased_dmd.metrics.backends import EmbeddedBackend, PaperBackend, backend
 from phased_dmd.metrics.classifier import FeatureNet
 from phased_dmd.metrics.pretrained import MissingWeights

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from phased_dmd.grids import split_phases, step_grid, teacher_expert
+from phased_dmd.method.grids import split_phases, step_grid, teacher_expert
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from phased_dmd.guidance import guide
+from phased_dmd.method.guidance import guide
 
 
 def test_standard_form_interpolates_and_extrapolates(gen):

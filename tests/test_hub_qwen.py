@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from phased_dmd.diffusers_api import DiffusionPipeline
-from phased_dmd.student import main as student_main
+from phased_dmd.jobs.student import main as student_main
 from phased_dmd.teachers.architectures import pack_patches
 from phased_dmd.teachers.flow_model import Condition, load_teacher
 from phased_dmd.teachers.hub import HubTeacherConfig, decode, fetch_teacher, load_vae
-from phased_dmd.teachers.train import sample
+from phased_dmd.teachers.sampling import sample
 from shipped import run_config
 
 PROMPTS = ["a coat", "a long dress on a wooden chair"]
@@ -100,7 +100,7 @@ def test_one_guided_step_and_decode_match_the_pipeline(qwen):
 def test_a_student_distils_from_the_qwen_image_teacher_without_data(qwen):
     root, pipe, teacher = qwen
     out = root / "student"
-    args = [f"teacher={root / 'teacher'}", "data_dir=unused", f"out_dir={out}", "phase=1", "distill.method=phased",
+    args = [f"teacher={root / 'teacher'}", "data_dir=unused", f"out_dir={out}", "phase=1", "student=phased",
             "distill.iterations=2", "distill.batch_size=4", "distill.ttur=1", "distill.cfg_form=renorm"]
     assert student_main(args) == 0
     student = load_teacher(out / "phase1" / "generator")

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from phased_dmd.diffusers_api import AutoencoderKLWan, WanTransformer3DModel
 from phased_dmd.teachers.flow_model import Condition, load_teacher
 from phased_dmd.teachers.hub import HubTeacherConfig, decode, fetch_teacher, load_pipeline, load_vae
-from phased_dmd.teachers.train import sample
+from phased_dmd.teachers.sampling import sample
 from shipped import run_config
 
 PROMPTS = ["a coat", "a dress on a chair"]
@@ -105,15 +105,15 @@ def test_bad_sources_and_kinds_are_named(tmp_path):
     assert [p[0] for p in problems] == ["kind", "num_frames"]
 
 
-STUDENT = ["distill.method=phased", "distill.shift=7.0"]
+STUDENT = ["student=phased"]  # params.yaml: 2 phases, and for wan2.2-t2v the grid shift 7 (s_1 at the boundary)
 
 
 @pytest.fixture(scope="module")
 def hub_student(hub, tmp_path_factory):
     """Both phases of a Phased DMD student of the paper-scale teacher: prompts only, no data folder."""
-    from phased_dmd.student import main
+    from phased_dmd.jobs.student import main
 
-    folder = tmp_path_factory.mktemp("student") / "seed0"
+    folder = tmp_path_factory.mktemp("students") / "phased" / "seed0"  # the evaluation reads the name
     common = [f"teacher={hub[1].out_dir}", f"data_dir={folder / 'no-data'}", f"out_dir={folder}", *STUDENT,
               "distill.iterations=2", "distill.ttur=1", "distill.batch_size=2"]
     for phase in (1, 2):
@@ -122,7 +122,7 @@ def hub_student(hub, tmp_path_factory):
 
 
 def test_a_student_distils_from_the_hub_teacher_without_data(hub, hub_student):
-    from phased_dmd.student import load_student
+    from phased_dmd.jobs.student import load_student
 
     experts = load_student(hub_student, 2)
     x = torch.randn(1, *hub[2].info.shape)
@@ -137,13 +137,12 @@ def test_the_evaluation_measures_decoded_videos_with_the_papers_networks(hub, hu
                                                                          capsys):
     """Base teacher and student of the paper-scale teacher, decoded by its VAE, measured by the paper backend
     (random-weight networks): every measure but those that need held-out data or the embedded judge."""
-    from phased_dmd.evaluate import main
+    from phased_dmd.jobs.evaluate import main
 
     common = [f"teacher={hub[1].out_dir}", "classifier=none", "data_dir=none", "backend=paper",
               f"weights={metric_weights[0]}", "per_prompt=2", "group=2", "teacher_steps=2", "seeds=[0]"]
     assert main([*common, "source=base", f"out_dir={tmp_path / 'base'}"]) == 0
-    assert main([*common, "source=student", f"student={hub_student.parent}", *STUDENT,
-                 f"out_dir={tmp_path / 'student'}"]) == 0
+    assert main([*common, "source=student", f"student={hub_student.parent}", f"out_dir={tmp_path / 'student'}"]) == 0
     for source in ("base", "student"):
         measured = json.loads((tmp_path / source / "metrics.json").read_text())["seeds"]["0"]
         assert set(measured) == {"cosine", "perceptual", "flow", "dynamic", "subject_consistency",
@@ -230,9 +229,9 @@ def test_the_image_to_video_teacher_conditions_on_each_prompts_image_as_the_pipe
     torch.testing.assert_close((ours.transpose(1, 2) + 1) / 2, theirs, atol=1e-4, rtol=0)
     problems = list(dataclasses.replace(cfg, prompts=["a", "b"], images=["x"]).check())
     assert [p[0] for p in problems] == ["images"]
-    from phased_dmd.student import load_student, main  # a phase of a student: its expert keeps the conditions
+    from phased_dmd.jobs.student import load_student, main  # a phase of a student: its expert keeps the conditions
 
     assert main([f"teacher={tmp_path / 't'}", f"data_dir={tmp_path}", f"out_dir={tmp_path / 's'}", "phase=1",
-                 "distill.method=phased", "distill.shift=9.0", "distill.iterations=1", "distill.ttur=1",
+                 "student=phased", "distill.shift=9.0", "distill.iterations=1", "distill.ttur=1",
                  "distill.batch_size=2"]) == 0
     torch.testing.assert_close(load_student(tmp_path / "s", 1)[0].image_conditions, teacher.image_conditions)

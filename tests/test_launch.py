@@ -6,8 +6,8 @@ import types
 import pytest
 import submitit
 
-from phased_dmd import launch
-from phased_dmd.launch import LaunchError, main
+from phased_dmd.jobs import launch
+from phased_dmd.jobs.launch import LaunchError, main
 
 TOY = ["phased_dmd.toy.figure2", "objective=full", "seed=0", "mixture.weights=[0.5,0.5]", "mixture.means=[-1.0,1.0]",
        "mixture.stds=[0.5,0.5]", "s=0.5", "train.max_weight=100.0", "train.lr=0.002", "train.batch_size=64",
@@ -81,10 +81,10 @@ def test_a_preempted_job_that_slurm_did_not_requeue_is_submitted_again(monkeypat
         job_id=str(len(submitted)), paths=types.SimpleNamespace(stdout=tmp_path / "out")))
     monkeypatch.setattr(launch, "wait", fake_wait)
     monkeypatch.setattr(launch, "interrupted", lambda job: True)
-    job = launch.submit_and_wait(executor, launch.ModuleRun("phased_dmd.student", []), "slurm", 60)
+    job = launch.submit_and_wait(executor, launch.ModuleRun("phased_dmd.jobs.student", []), "slurm", 60)
     assert job.job_id == "2" and len(submitted) == 2
     monkeypatch.setattr(launch, "interrupted", lambda job: False)  # a plain failure is not retried
     outcomes = iter([LaunchError("failed")])
     with pytest.raises(LaunchError):
-        launch.submit_and_wait(executor, launch.ModuleRun("phased_dmd.student", []), "slurm", 60)
+        launch.submit_and_wait(executor, launch.ModuleRun("phased_dmd.jobs.student", []), "slurm", 60)
     assert len(submitted) == 3

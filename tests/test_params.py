@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from phased_dmd.config import ConfigError
-from phased_dmd.params import load_params
+from phased_dmd.jobs.params import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = yaml.safe_load((ROOT / "params.yaml").read_text())

@@ -2,9 +2,9 @@ import pytest
 import torch
 from scipy import stats
 
-from phased_dmd.grids import step_grid
-from phased_dmd.mixture import GaussianMixture
-from phased_dmd.rollout import renoise_step, rollout, sample_exit_step, step, truncated_rollout
+from phased_dmd.method.grids import step_grid
+from phased_dmd.method.rollout import renoise_step, rollout, sample_exit_step, step, truncated_rollout
+from phased_dmd.toy.mixture import GaussianMixture
 
 MIX_1D = GaussianMixture.create([0.25, 0.45, 0.3], [-2.0, 0.3, 2.2], [0.3, 0.5, 0.2])
 
@@ -69,7 +69,7 @@ def test_unknown_step_rule_is_refused():
 
 def test_heun_is_second_order_on_a_gaussian():
     """For N(0, sd^2) data the exact flow maps x_1 = z to x_s = sqrt(a_s^2 sd^2 + s^2) z."""
-    from phased_dmd.rollout import heun_step
+    from phased_dmd.method.rollout import heun_step
 
     sd = 0.3
     mix = GaussianMixture.create([1.0], [0.0], [sd])

@@ -3,8 +3,7 @@ import pytest
 import torch
 from scipy import stats
 
-from phased_dmd.mixture import GaussianMixture
-from phased_dmd.schedule import (
+from phased_dmd.method.schedule import (
     add_noise,
     renoise,
     sample_timesteps,
@@ -13,6 +12,7 @@ from phased_dmd.schedule import (
     unshift_timestep,
     x0_from_velocity,
 )
+from phased_dmd.toy.mixture import GaussianMixture
 
 MIX_1D = GaussianMixture.create([0.25, 0.45, 0.3], [-2.0, 0.3, 2.2], [0.3, 0.5, 0.2])
 

@@ -9,8 +9,8 @@ import time
 import pytest
 from safetensors.torch import load_file
 
-from phased_dmd import launch
-from phased_dmd.student import main as student_main
+from phased_dmd.jobs import launch
+from phased_dmd.jobs.student import main as student_main
 
 pytestmark = pytest.mark.slurm
 
@@ -34,7 +34,7 @@ def test_the_launcher_runs_a_phase_on_slurm_data_parallel_over_two_tasks(slurm, 
     out = student_setup / "launched"
     code = launch.main(["--cluster", "slurm", "--tasks-per-node", "2", "--log-dir", str(out / "submitit"),
                         "--timeout-min", "5", "--deadline-min", "4", "--",
-                        "phased_dmd.student", *student_args(student_setup, out, 4)])
+                        "phased_dmd.jobs.student", *student_args(student_setup, out, 4)])
     assert code == 0, capsys.readouterr().err
     assert "(slurm); log:" in capsys.readouterr().out
     ref, got = weights(one), weights(out)
@@ -49,8 +49,8 @@ def test_a_preempted_phase_is_requeued_resumes_and_ends_with_the_uninterrupted_w
 
     out = root / "requeued"
     launcher = subprocess.Popen(
-        [sys.executable, "-m", "phased_dmd.launch", "--cluster", "slurm", "--log-dir", str(out / "submitit"),
-         "--timeout-min", "5", "--deadline-min", "4", "--", "phased_dmd.student", *student_args(root, out)],
+        [sys.executable, "-m", "phased_dmd.jobs.launch", "--cluster", "slurm", "--log-dir", str(out / "submitit"),
+         "--timeout-min", "5", "--deadline-min", "4", "--", "phased_dmd.jobs.student", *student_args(root, out)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 120

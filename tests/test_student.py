@@ -5,8 +5,8 @@ import json
 import pytest
 import torch
 
-from phased_dmd.distill import plan_phases
-from phased_dmd.student import load_student, main, phase_floor, sample_student, serving_experts
+from phased_dmd.engine.loop import plan_phases
+from phased_dmd.jobs.student import load_student, main, phase_floor, sample_student, serving_experts
 from phased_dmd.teachers.flow_model import Condition
 from shipped import distill
 
@@ -35,7 +35,7 @@ def test_a_two_phase_student_trains_saves_and_samples(student_setup, schedule):
     out = student_setup / schedule
     root = student_setup
     common = [f"teacher={root / 'teacher'}", f"data_dir={root / 'fmnist'}", f"out_dir={out}", "seed=3",
-              "distill.method=phased", "distill.shift=7.0", f"distill.schedule={schedule}", *TINY]
+              "student=phased", "distill.shift=7.0", f"distill.schedule={schedule}", *TINY]
     for phase in (1, 2) if schedule == "progressive" else (1,):
         assert main([*common, f"phase={phase}"]) == 0
     experts = load_student(out, 2)
@@ -62,7 +62,7 @@ def test_gradient_checkpointing_changes_no_weight(student_setup):
     """Activations recomputed in backward (configs/student.yaml gradient_checkpointing) give the same student."""
     from safetensors.torch import load_file
 
-    from phased_dmd.student import checkpoint_activations
+    from phased_dmd.jobs.student import checkpoint_activations
     from phased_dmd.teachers.flow_model import load_teacher
 
     root = student_setup

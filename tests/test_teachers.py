@@ -7,11 +7,12 @@ import torch
 
 from phased_dmd.data.fashion_mnist import CLASS_NAMES, fetch
 from phased_dmd.data.moving import moving_clips
+from phased_dmd.kinds import KINDS
 from phased_dmd.teachers.architectures import i2v_condition, pack_patches, unpack_patches, wan_velocity
 from phased_dmd.teachers.data import load_items, training_batches
 from phased_dmd.teachers.flow_model import Condition, load_teacher, teacher_info, tiny_teacher
-from phased_dmd.teachers.kinds import KINDS
-from phased_dmd.teachers.train import sample, train_teacher, training_times
+from phased_dmd.teachers.sampling import sample
+from phased_dmd.teachers.train import train_teacher, training_times
 from shipped import PARAMS
 
 
@@ -147,7 +148,7 @@ def test_the_teacher_run_gives_the_same_weights_twice(fmnist, tmp_path):
     """Same settings, same teacher: the initial weights are seeded too (a fresh clone reproduces the reports)."""
     import hashlib
 
-    from phased_dmd.teachers.train import main
+    from phased_dmd.jobs.teacher import main
 
     digests = []
     for name in ("a", "b"):

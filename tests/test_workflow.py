@@ -79,7 +79,7 @@ def test_teachers_report_measures_prompt_adherence_with_the_trained_classifier(r
 
 
 def test_student_phases_chain_and_a_distill_knob_retrains_the_students_not_the_teacher(repo: Path):
-    from phased_dmd.student import load_student
+    from phased_dmd.jobs.student import load_student
 
     final = "results/students/wan2.2/phased/seed0/phase2/generator/teacher.json"
     run(["snakemake", final, "--cores", "2"], repo)
@@ -101,9 +101,9 @@ def test_student_phases_chain_and_a_distill_knob_retrains_the_students_not_the_t
     out = run(["snakemake", final, "-n", "-p", "--cores", "1", "--config", "launcher=local", "--set-resources",
                "student_phase:tasks_per_node=2", "student_phase:nodes=2", "student_phase:cpus_per_task=4"],
               repo).stdout
-    launches = [line for line in out.splitlines() if "-m phased_dmd.launch" in line]
+    launches = [line for line in out.splitlines() if "-m phased_dmd.jobs.launch" in line]
     assert len(launches) == 2
-    assert all("--tasks-per-node 2 --nodes 2 --cpus-per-task 4 -- phased_dmd.student" in x for x in launches)
+    assert all("--tasks-per-node 2 --nodes 2 --cpus-per-task 4 -- phased_dmd.jobs.student" in x for x in launches)
 
 
 def test_bench_target_writes_the_table_and_its_json(repo: Path):

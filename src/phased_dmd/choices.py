@@ -1,6 +1,6 @@
 """Names of the method's options, in one torch-free place (the workflow validates against them)."""
 
-from phased_dmd.teachers.kinds import KINDS
+from phased_dmd.kinds import KINDS
 
 CRITIC_OBJECTIVES: tuple[str, ...] = ("subinterval", "naive")  # paper Eq. 13 | Fig. 2c
 STEP_RULES: tuple[str, ...] = ("euler", "renoise")  # LightX2V | DMD2, Self-Forcing

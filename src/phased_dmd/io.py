@@ -42,3 +42,11 @@ def save_weights(path: str | Path, module: torch.nn.Module) -> None:
 def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor]) -> None:
     """Named tensors as safetensors, written atomically."""
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp)))
+
+
+def save_figure(fig, path: Path) -> None:
+    """Write a matplotlib figure as PNG, atomically, and free it."""
+    import matplotlib.pyplot as plt
+
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+    plt.close(fig)

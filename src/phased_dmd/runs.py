@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 
-from phased_dmd.config import ConfigError, build, fill_missing
+from phased_dmd.config import ConfigError, build, fill_missing, read_yaml
 from phased_dmd.io import write_text
 
 T = TypeVar("T")
@@ -29,7 +29,7 @@ Knobs = Callable[[DictConfig], dict]  # the composed run config -> its experimen
 
 def compose_run_config(name: str, schema: type[T], overrides: list[str], knobs: Knobs | None = None) -> T:
     """configs/<name>.yaml (whose defaults list names `<name>_schema`) plus overrides, validated. `knobs` gives
-    the experiment knobs of the run (from the params.yaml named by its `params` key, see `params_of`): they fill
+    the experiment knobs of the run (from the params.yaml named by its `params` key, see `params_section`): they fill
     what the overrides leave unset (so params.yaml is their one source, and a command line may still change one)."""
     from hydra import compose, initialize_config_dir
     from hydra.core.config_store import ConfigStore
@@ -46,12 +46,14 @@ def compose_run_config(name: str, schema: type[T], overrides: list[str], knobs: 
     return build(schema, composed, f"{name} run config")
 
 
-@functools.lru_cache(maxsize=4)
-def params_of(path: str):
-    """params.yaml at `path`, validated (once per process)."""
-    from phased_dmd.params import load_params
-
-    return load_params(path)
+@functools.lru_cache(maxsize=16)
+def params_section(path: str, key: str, schema: type[T]) -> T:
+    """One section of the params.yaml at `path`, validated by its schema (once per process); the workflow has
+    validated the whole file, and how sections relate, before any job started."""
+    data = read_yaml(path)
+    if not isinstance(data, dict) or key not in data:
+        raise ConfigError(f"{path}: expected a section `{key}`")
+    return build(schema, data[key], f"{path}: {key}")
 
 
 def run_main(name: str, schema: type[T], run: Callable[[T], None], doc: str, argv: list[str] | None = None,

@@ -25,7 +25,7 @@ from phased_dmd.data.fashion_mnist import load
 from phased_dmd.data.moving import moving_clips
 from phased_dmd.diffusers_api import ConfigMixin, ModelMixin, register_to_config
 from phased_dmd.io import write_json
-from phased_dmd.runs import run_main
+from phased_dmd.runs import params_section, run_main
 
 
 class FeatureNet(ModelMixin, ConfigMixin):
@@ -83,9 +83,9 @@ class ClassifierRunConfig:
 
 def classifier_knobs(run) -> dict:
     """The data the feature network sees, as the teachers do (params.yaml data.*)."""
-    from phased_dmd.runs import params_of
+    from phased_dmd.data.config import DataParams
 
-    data = params_of(run.params).data
+    data = params_section(run.params, "data", DataParams)
     return {"resolution": data.resolution, "item": data.video.item}
 
 

@@ -14,8 +14,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from phased_dmd.io import write_json, write_text  # noqa: E402
-from phased_dmd.reports.common import git_revision, report_main, save_figure  # noqa: E402
+from phased_dmd.io import (  # noqa: E402
+    save_figure,  # noqa: E402
+    write_json,
+    write_text,
+)
+from phased_dmd.reports.common import git_revision, report_main  # noqa: E402
 
 ROWS = {"dmd": "DMD, 1 step", "full_backprop": "4 steps, backprop through all steps",
         "sgts": "4 steps, SGTS", "phased_2": "Phased DMD, 4 steps, 2 phases",

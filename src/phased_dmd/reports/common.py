@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from phased_dmd.config import ConfigError
-from phased_dmd.io import atomic_write
 
 
 def git_revision() -> str:
@@ -32,19 +31,11 @@ def fmt(cell: dict) -> str:
     return f"{cell['mean']:.4f} [{lo:.4f}, {hi:.4f}]"
 
 
-def save_figure(fig, path: Path) -> None:
-    """Write a matplotlib figure as PNG, atomically, and free it."""
-    import matplotlib.pyplot as plt
-
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
-    plt.close(fig)
-
-
 def report_main(name: str, doc: str, write: Callable[[Any, Path, Path], None], argv: list[str] | None,
                 section: str | None = "") -> int:
     """`python -m phased_dmd.reports.<name>`: validate params.yaml, then write(its section, results, out);
     section: which section (default: the report's name), None for all of params.yaml."""
-    from phased_dmd.params import load_params
+    from phased_dmd.jobs.params import load_params
 
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--params", default="params.yaml", help="the workflow's params.yaml")

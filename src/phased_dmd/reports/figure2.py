@@ -17,8 +17,12 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from phased_dmd.io import write_json, write_text  # noqa: E402
-from phased_dmd.reports.common import fmt, git_revision, report_main, save_figure  # noqa: E402
+from phased_dmd.io import (  # noqa: E402
+    save_figure,  # noqa: E402
+    write_json,
+    write_text,
+)
+from phased_dmd.reports.common import fmt, git_revision, report_main  # noqa: E402
 from phased_dmd.runs import compose_run_config  # noqa: E402
 from phased_dmd.stats import summary  # noqa: E402
 from phased_dmd.toy.figure2 import evaluate  # noqa: E402

@@ -62,7 +62,7 @@ def claims(rows: dict, extra: dict, students: list[str]) -> dict:
 
 def markdown(data: dict) -> list[str]:
     e, c = data["extra"], data["claims"]
-    iterations = {s: {p: v.get("iterations") for p, v in spec["phases"].items()} for s, spec in
+    iterations = {s: {p: v.get("iterations") for p, v in spec.get("phases", {}).items()} for s, spec in
                   data["config"]["students"].items()}
     verdict = {True: "held", False: "did NOT hold"}
     return [f"Phase-2 iterations per student (unset: {data['config']['distill']['iterations']}): {iterations}. "

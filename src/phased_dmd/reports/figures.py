@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -15,8 +15,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 
-from phased_dmd.io import write_json, write_text  # noqa: E402
-from phased_dmd.reports.common import fmt, git_revision, save_figure  # noqa: E402
+from phased_dmd.io import (  # noqa: E402
+    save_figure,  # noqa: E402
+    write_json,
+    write_text,
+)
+from phased_dmd.reports.common import fmt, git_revision  # noqa: E402
 from phased_dmd.reports.tables import GRID_PROMPTS, Metric, better, cells, generator_md5, separated  # noqa: E402
 
 QUALITY = (Metric("frechet", "lower", "Frechet distance to held-out data"),
@@ -89,9 +93,9 @@ def write_figure(figure: Figure, params, results: Path, out: Path,
     rows = {s: cells(list(m["seeds"].values()), QUALITY) for s, m in raw.items()}
     own = extra(results, spec.teacher, spec.students, seeds)
     data = {"rows": rows, "extra": own, "claims": claims(rows, own, spec.students), "backend": raw[spec.students[0]]["backend"],
-            "config": {"teacher": spec.teacher, "students": {s: asdict(params.students.methods[s]) for s in spec.students},
+            "config": {"teacher": spec.teacher, "students": {s: dict(params.students.methods[s]) for s in spec.students},
                        "seeds": seeds, "per_prompt": params.evaluation.per_prompt,
-                       "distill": asdict(params.students.distill)},
+                       "distill": dict(params.students.distill)},
             "paper": figure.paper,
             "provenance": {"git": git_revision(), "seconds": sum(r["seconds"] for r in raw.values()),
                            "checkpoints_md5": {k: v for s in spec.students

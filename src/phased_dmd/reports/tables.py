@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -17,10 +17,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 
-from phased_dmd.io import write_json, write_text  # noqa: E402
-from phased_dmd.reports.common import fmt, git_revision, save_figure  # noqa: E402
+from phased_dmd.io import (  # noqa: E402
+    save_figure,  # noqa: E402
+    write_json,
+    write_text,
+)
+from phased_dmd.kinds import KINDS  # noqa: E402
+from phased_dmd.reports.common import fmt, git_revision  # noqa: E402
 from phased_dmd.stats import summary  # noqa: E402
-from phased_dmd.teachers.kinds import KINDS  # noqa: E402
 
 ROW_NAMES = {"real": "held-out data", "base": "base teacher, 40 steps + CFG", "dmd": "DMD, 1 step",
              "sgts": "DMD with SGTS, 4 steps", "phased": "Phased DMD, 4 steps 2 phases",
@@ -213,12 +217,12 @@ def write_table(table: Table, params, results: Path, out: Path, per_seed: Callab
             for s, per_teacher in per_seed(raw).items()}
     details = claims(rows, table_params.teachers)
     config = {"teachers": table_params.teachers,
-              "students": {s: asdict(params.students.methods[s]) for s in table_params.students},
+              "students": {s: dict(params.students.methods[s]) for s in table_params.students},
               "seeds": params.students.seeds, "per_prompt": evaluation.per_prompt, "group": evaluation.group,
               "teacher_steps": evaluation.teacher_steps, "teacher_cfg_scale": evaluation.teacher_cfg_scale,
               "teacher_cfg_form": evaluation.teacher_cfg_form,
-              "distill": asdict(params.students.distill),
-              "per_teacher": {t: asdict(v) for t, v in params.students.per_teacher.items()
+              "distill": dict(params.students.distill),
+              "per_teacher": {t: dict(v) for t, v in params.students.per_teacher.items()
                               if t in table_params.teachers}}
     data = {"rows": rows, "claims": {k: all(c["held"] for c in v.values()) for k, v in details.items()},
             "claim_details": details, "backend": raw["base"][table_params.teachers[0]]["backend"], "config": config,

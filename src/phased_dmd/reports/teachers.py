@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from phased_dmd.io import write_json, write_text
+from phased_dmd.kinds import KINDS
 from phased_dmd.reports.common import git_revision, report_main
-from phased_dmd.teachers.kinds import KINDS
 
 EVERY_CLASS = 0.5  # a class counts as recognisable when the classifier names it in at least half its samples
 

@@ -16,8 +16,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from phased_dmd.io import write_json, write_text  # noqa: E402
-from phased_dmd.reports.common import fmt, git_revision, report_main, save_figure  # noqa: E402
+from phased_dmd.io import (  # noqa: E402
+    save_figure,  # noqa: E402
+    write_json,
+    write_text,
+)
+from phased_dmd.reports.common import fmt, git_revision, report_main  # noqa: E402
 from phased_dmd.stats import summary  # noqa: E402
 
 METRICS = {"sliced_w1": "sliced W1 to exact samples (lower is better)",

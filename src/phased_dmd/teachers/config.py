@@ -9,7 +9,9 @@ from omegaconf import MISSING
 
 from phased_dmd import config as C
 from phased_dmd.choices import CFG_FORMS, SCALES, TEACHER_KINDS
-from phased_dmd.teachers.kinds import KINDS, PAPER_SCALE_KINDS
+from phased_dmd.data.config import DataParams, VideoConfig
+from phased_dmd.kinds import KINDS, PAPER_SCALE_KINDS
+from phased_dmd.runs import params_section
 
 
 @dataclass
@@ -34,18 +36,6 @@ class TeacherTrainConfig:
         yield from C.open_unit("high_noise_share", self.high_noise_share)
         yield from C.unit_interval("cond_dropout", self.cond_dropout)
         yield from C.non_negative("seed", self.seed)
-
-
-@dataclass
-class VideoConfig:
-    """Moving Fashion-MNIST (data/moving.py): clips of `frames` frames, items of `item` pixels on the canvas."""
-
-    frames: int = MISSING  # Wan's 4k + 1 frames
-    item: int = MISSING  # pixels; the canvas is the teacher's resolution
-
-    def check(self):
-        yield from C.positive("frames", self.frames)
-        yield from C.positive("item", self.item)
 
 
 @dataclass
@@ -111,8 +101,6 @@ class TeacherRunConfig:
 
 def teacher_knobs(run) -> dict:
     """An embedded teacher run's knobs from params.yaml: the data's resolution and videos, its training."""
-    from phased_dmd.runs import params_of
-
-    params = params_of(run.params)
-    return {"resolution": params.data.resolution, "video": dataclasses.asdict(params.data.video),
-            "train": dataclasses.asdict(params.teachers.train)}
+    data = params_section(run.params, "data", DataParams)
+    return {"resolution": data.resolution, "video": dataclasses.asdict(data.video),
+            "train": dataclasses.asdict(params_section(run.params, "teachers", TeachersParams).train)}

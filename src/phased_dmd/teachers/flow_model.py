@@ -17,13 +17,13 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from phased_dmd import data_parallel
 from phased_dmd.choices import TEACHER_KINDS
-from phased_dmd.grids import teacher_expert
-from phased_dmd.guidance import guide
+from phased_dmd.engine import data_parallel
 from phased_dmd.io import save_tensors
+from phased_dmd.kinds import KINDS
+from phased_dmd.method.grids import teacher_expert
+from phased_dmd.method.guidance import guide
 from phased_dmd.teachers.architectures import TRANSFORMER_CLASSES, VELOCITY, tiny_transformer
-from phased_dmd.teachers.kinds import KINDS
 from phased_dmd.teachers.text import TinyTextEncoder
 
 EXPERT_FOLDERS = ("transformer", "transformer_2")  # diffusers' Wan2.2 layout: high-noise, low-noise

@@ -36,12 +36,12 @@ from torch import Tensor
 
 from phased_dmd import config as C
 from phased_dmd.choices import TEACHER_KINDS
-from phased_dmd.device import compute_device
 from phased_dmd.diffusers_api import AutoModel, DiffusionPipeline
+from phased_dmd.engine.device import compute_device
 from phased_dmd.io import write_json
-from phased_dmd.runs import run_main
+from phased_dmd.kinds import KINDS, PAPER_SCALE_KINDS
+from phased_dmd.runs import params_section, run_main
 from phased_dmd.teachers.flow_model import TeacherInfo, save_image_conditions
-from phased_dmd.teachers.kinds import KINDS, PAPER_SCALE_KINDS
 from phased_dmd.teachers.text import TinyTextEncoder
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -79,9 +79,9 @@ class HubTeacherConfig:
 
 def hub_teacher_knobs(run) -> dict:
     """Where the teacher comes from and the prompts it is distilled on (params.yaml teachers.*)."""
-    from phased_dmd.runs import params_of
+    from phased_dmd.teachers.config import TeachersParams
 
-    teachers = params_of(run.params).teachers
+    teachers = params_section(run.params, "teachers", TeachersParams)
     return {"source": teachers.sources.get(run.kind, ""), "prompts": teachers.prompts,
             "images": teachers.images if KINDS[run.kind].task == "i2v" else []}
 

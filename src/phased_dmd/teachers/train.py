@@ -1,34 +1,21 @@
-"""Training a teacher by flow matching at embedded scale, and sampling it (Euler with CFG).
+"""Training a teacher by flow matching at embedded scale (the job: jobs/teacher.py).
 
 Flow matching is the subinterval objective at s = 0 (critic.py); t is drawn logit-normal, prompts
 are dropped to the empty prompt with probability `cond_dropout` so that the teacher supports
 classifier-free guidance; the weights kept are an exponential moving average.
-
-    python -m phased_dmd.teachers.train kind=wan2.1 out_dir=results/teachers/wan2.1 \
-        data_dir=data/fashion-mnist grid=reports/teacher_wan2.1.png [train.iterations=...]
 """
 
 from __future__ import annotations
-
-import sys
-import time
-from pathlib import Path
 
 import torch
 from torch import Tensor
 from tqdm import trange
 
-from phased_dmd.critic import critic_loss
-from phased_dmd.data.fashion_mnist import CLASS_NAMES
-from phased_dmd.device import model_device
-from phased_dmd.ema import ema_model
-from phased_dmd.grids import step_grid
-from phased_dmd.io import write_json
-from phased_dmd.rollout import rollout
-from phased_dmd.runs import run_main
-from phased_dmd.teachers.config import TeacherRunConfig, TeacherTrainConfig, teacher_knobs
-from phased_dmd.teachers.data import Batches, load_items, prompt_conditions, training_batches
-from phased_dmd.teachers.flow_model import Condition, FlowModel, teacher_info, tiny_teacher
+from phased_dmd.engine.ema import ema_model
+from phased_dmd.method.critic import critic_loss
+from phased_dmd.teachers.config import TeacherTrainConfig
+from phased_dmd.teachers.data import Batches
+from phased_dmd.teachers.flow_model import FlowModel
 
 
 def training_times(n: int, boundary: float | None, high_share: float, gen: torch.Generator) -> Tensor:
@@ -68,69 +55,3 @@ def train_teacher(model: FlowModel, batches: Batches, cfg: TeacherTrainConfig, b
         bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
     model.load_state_dict(ema.module.state_dict())
     return model.eval()
-
-
-@torch.no_grad()
-def sample(model: FlowModel, cond: Condition, steps: int = 40, scale: float = 4.0, form: str = "standard",
-           generator: torch.Generator | None = None) -> Tensor:
-    """Euler sampling of the guided probability-flow ODE from t = 1 to 0 (2 model evaluations per step)."""
-    device = model_device(model)
-    x = torch.randn((len(cond), *model.info.shape), generator=generator).to(device)
-    cond = cond.to(device)
-    fn = lambda x, t: model.guided(x, t, cond, scale, form)  # noqa: E731
-    return rollout(fn, x, step_grid(steps, model.info.shift).tolist(), "euler")
-
-
-def save_grid(samples: Tensor, prompts: list[str], path: Path) -> None:
-    """One row per prompt, labelled with its text; a video shows its frames side by side."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from phased_dmd.reports.common import save_figure
-
-    frames = samples[:, 0] if samples.ndim == 5 else samples  # (N, F, H, W) or (N, C=1, H, W) as 1 frame
-    rows = len(prompts)
-    tiles = frames.reshape(rows, -1, *frames.shape[-2:])  # per prompt: its samples' frames in order
-    cols = tiles.shape[1]
-    fig, axes = plt.subplots(rows, cols, figsize=(0.6 * cols + 1.2, 0.6 * rows), dpi=80, squeeze=False)
-    for r in range(rows):
-        for c in range(cols):
-            ax = axes[r, c]
-            ax.imshow(tiles[r, c].numpy(), cmap="gray", vmin=-1, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        axes[r, 0].set_ylabel(prompts[r], rotation=0, ha="right", va="center", fontsize=7)
-    fig.tight_layout(pad=0.2)
-    save_figure(fig, path)
-
-
-def run(cfg: TeacherRunConfig) -> None:
-    """Train the embedded teacher on Fashion-MNIST, save it (teacher.json last), draw its sample grid."""
-    torch.set_num_threads(1)
-    start, out = time.time(), Path(cfg.out_dir)
-    info = teacher_info(cfg.kind, list(CLASS_NAMES), cfg.resolution, frames=cfg.video.frames, item=cfg.video.item)
-    items, labels = load_items(info, Path(cfg.data_dir), "train")
-    batch_size = cfg.train.batch_size if info.task == "t2i" else cfg.train.video_batch_size
-    torch.manual_seed(cfg.train.seed)  # the initial weights too: the same settings give the same teacher
-    model = train_teacher(tiny_teacher(info), training_batches(info, items, labels), cfg.train, batch_size)
-    trained = time.time() - start
-    gen = torch.Generator().manual_seed(cfg.sample.seed)
-    per_prompt = cfg.sample.per_prompt if info.task == "t2i" else -(-cfg.sample.per_prompt // info.frames)
-    _, cond = prompt_conditions(info, *load_items(info, Path(cfg.data_dir), "test"), per_prompt, gen)
-    samples = sample(model, cond, cfg.sample.steps, cfg.sample.cfg_scale, cfg.sample.cfg_form, gen)
-    save_grid(samples, list(CLASS_NAMES), Path(cfg.grid))
-    write_json(out / "training.json", {"seconds": trained, "iterations": cfg.train.iterations, "batch_size": batch_size,
-                                       "parameters": sum(p.numel() for p in model.parameters())})
-    model.save(out)
-    print(f"teacher {cfg.kind}: trained in {trained:.0f} s, {cfg.train.iterations} iterations; saved to {out}/, "
-          f"sample grid ({cfg.sample.steps} steps, CFG {cfg.sample.cfg_scale}) in {cfg.grid}")
-
-
-def main(argv: list[str] | None = None) -> int:
-    return run_main("teacher", TeacherRunConfig, run, __doc__, argv, teacher_knobs)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -19,14 +19,14 @@ from pathlib import Path
 import torch
 from tqdm import trange
 
-from phased_dmd.critic import critic_loss
-from phased_dmd.distances import wasserstein1_to_cdf
 from phased_dmd.io import save_weights, write_json
-from phased_dmd.mixture import GaussianMixture
-from phased_dmd.rollout import heun_step
+from phased_dmd.method.critic import critic_loss
+from phased_dmd.method.rollout import heun_step
+from phased_dmd.method.schedule import add_noise, sample_timesteps
+from phased_dmd.metrics.distances import wasserstein1_to_cdf
 from phased_dmd.runs import run_main
-from phased_dmd.schedule import add_noise, sample_timesteps
 from phased_dmd.toy.figure2_config import Figure2EvalConfig, Figure2RunConfig, figure2_knobs
+from phased_dmd.toy.mixture import GaussianMixture
 from phased_dmd.toy.networks import ToyVelocityNet
 
 

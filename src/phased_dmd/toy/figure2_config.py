@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING
 from omegaconf import MISSING
 
 from phased_dmd import config as C
+from phased_dmd.runs import params_section
 
 if TYPE_CHECKING:
-    from phased_dmd.mixture import GaussianMixture
+    from phased_dmd.toy.mixture import GaussianMixture
 
 OBJECTIVES: tuple[str, ...] = ("full", "subinterval", "naive")
 
@@ -36,7 +37,7 @@ class MixtureConfig:
                 yield key, "positive numbers", getattr(self, key)
 
     def build(self) -> "GaussianMixture":
-        from phased_dmd.mixture import GaussianMixture  # torch: imported by runs, not by the DAG
+        from phased_dmd.toy.mixture import GaussianMixture  # torch: imported by runs, not by the DAG
 
         return GaussianMixture.create(self.weights, self.means, self.stds)
 
@@ -116,9 +117,7 @@ class Figure2RunConfig:
 
 def figure2_knobs(run) -> dict:
     """One Figure 2 run's knobs from params.yaml."""
-    from phased_dmd.runs import params_of
-
-    return section_knobs(params_of(run.params).figure2)
+    return section_knobs(params_section(run.params, "figure2", Figure2Params))
 
 
 def section_knobs(section: Figure2Params) -> dict:

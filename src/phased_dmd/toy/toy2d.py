@@ -19,14 +19,16 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from phased_dmd.critic import critic_loss
-from phased_dmd.distances import mode_statistics, sliced_wasserstein
-from phased_dmd.distill import PhaseModels, levels, plan_phases, run_experts, train_phase
+from phased_dmd.engine.loop import PhaseModels, train_phase
 from phased_dmd.io import save_weights, write_json
-from phased_dmd.mixture import GaussianMixture
-from phased_dmd.rollout import heun_step
+from phased_dmd.method.critic import critic_loss
+from phased_dmd.method.phases import levels, plan_phases, run_experts
+from phased_dmd.method.rollout import heun_step
+from phased_dmd.method.schedule import sample_timesteps
+from phased_dmd.metrics.distances import mode_statistics, sliced_wasserstein
+from phased_dmd.plots import loss_curves
 from phased_dmd.runs import run_main
-from phased_dmd.schedule import sample_timesteps
+from phased_dmd.toy.mixture import GaussianMixture
 from phased_dmd.toy.networks import ToyVelocityNet
 from phased_dmd.toy.toy2d_config import RingConfig, Toy2dRunConfig, toy2d_knobs
 
@@ -110,8 +112,9 @@ def distill(cfg: Toy2dRunConfig, mixture: GaussianMixture, out: Path) -> list[to
         experts.append(copy.deepcopy(init).train())
         wrapped = [IgnoringCond(e) for e in experts]
         models = PhaseModels(teacher=teacher, experts=wrapped, fakes=[IgnoringCond(copy.deepcopy(init).train())])
-        train_phase(models, cfg.distill, sample_batch, out / f"phase{p + 1}", seed=cfg.seed + 100 * p,
-                    desc=f"toy2d {cfg.distill.method} seed {cfg.seed}", checkpoint_every=cfg.checkpoint_every)
+        history = train_phase(models, cfg.distill, sample_batch, out / f"phase{p + 1}", seed=cfg.seed + 100 * p,
+                              desc=f"toy2d {cfg.distill.method} seed {cfg.seed}", checkpoint_every=cfg.checkpoint_every)
+        loss_curves(history, out / f"phase{p + 1}" / "losses.png")
         save_weights(out / f"expert{p + 1}.safetensors", experts[-1])
     return experts
 

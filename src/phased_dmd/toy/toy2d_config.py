@@ -12,7 +12,8 @@ from omegaconf import MISSING
 from phased_dmd import config as C
 from phased_dmd.choices import METHODS
 from phased_dmd.config import partial, problems
-from phased_dmd.distill_config import DistillConfig
+from phased_dmd.method.distill_config import DistillConfig
+from phased_dmd.runs import params_section
 
 
 @dataclass
@@ -60,9 +61,7 @@ class Toy2dParams:
 
 def toy2d_knobs(run) -> dict:
     """A toy 2-D run's knobs from params.yaml (a pretrain run's method is unused: its baselines set their own)."""
-    from phased_dmd.runs import params_of
-
-    toy = params_of(run.params).toy2d
+    toy = params_section(run.params, "toy2d", Toy2dParams)
     method = run.distill.method if run.stage == "distill" else toy.methods[0]
     return {"ring": dataclasses.asdict(toy.ring), "pretrain_iterations": toy.pretrain_iterations,
             "distill": toy.run_distill(method)}

@@ -15,8 +15,8 @@ import torch
 from torch import Tensor
 
 from phased_dmd.choices import STEP_RULES
-from phased_dmd.device import noise_like
-from phased_dmd.schedule import add_noise, x0_from_velocity
+from phased_dmd.draws import noise_like
+from phased_dmd.method.schedule import add_noise, x0_from_velocity
 
 StepRule = Literal["euler", "renoise"]
 VelocityFn = Callable[[Tensor, Tensor], Tensor]  # (x, t of shape (B,)) -> v

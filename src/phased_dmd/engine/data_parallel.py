@@ -37,16 +37,9 @@ from torch.distributed.checkpoint.state_dict import (
 from torch.distributed.tensor import DTensor
 
 from phased_dmd.choices import PARALLEL_MODES
+from phased_dmd.draws import rank, world_size
 
 FULL = StateDictOptions(full_state_dict=True, cpu_offload=True)  # whole tensors on the CPU, in every process
-
-
-def rank() -> int:
-    return dist.get_rank() if dist.is_initialized() else 0
-
-
-def world_size() -> int:
-    return dist.get_world_size() if dist.is_initialized() else 1
 
 
 def is_main() -> bool:
@@ -70,18 +63,6 @@ def process_group() -> Iterator[None]:
         yield
     finally:
         dist.destroy_process_group()
-
-
-def shard_slice(n: int) -> slice:
-    """This process's part of a global batch of n."""
-    part = n // world_size()
-    return slice(rank() * part, (rank() + 1) * part)
-
-
-def shard_draw(shape: tuple[int, ...], draw) -> Tensor:
-    """`draw(global_shape)` for the whole batch whose local part has `shape`; this process's shard of it."""
-    global_shape = (shape[0] * world_size(), *shape[1:])
-    return draw(global_shape)[shard_slice(global_shape[0])]
 
 
 def average(value: Tensor) -> Tensor:

@@ -25,7 +25,7 @@ from omegaconf import MISSING
 from phased_dmd import config as C
 from phased_dmd.choices import PARALLEL_MODES, TEACHER_KINDS
 from phased_dmd.config import ConfigError, Problem, partial, problems
-from phased_dmd.distill_config import PER_PHASE, DistillConfig
+from phased_dmd.method.distill_config import PER_PHASE, DistillConfig
 
 
 @dataclass
@@ -68,7 +68,7 @@ def teacher_kind(teacher: str | Path) -> str:
 
 def student_knobs(run) -> dict:
     """The distill knobs of a student run from params.yaml, for the keys its command line left unset."""
-    from phased_dmd.runs import params_of
+    from phased_dmd.jobs.params import params_of
 
     params = params_of(run.params)
     name = run.student or None

@@ -9,7 +9,7 @@ from omegaconf import MISSING
 
 from phased_dmd import config as C
 from phased_dmd.choices import TEACHER_KINDS
-from phased_dmd.distill_config import DistillConfig
+from phased_dmd.method.distill_config import DistillConfig
 
 
 @dataclass
@@ -44,10 +44,10 @@ class BenchRunConfig(BenchParams):
 
 def bench_knobs(run) -> dict:
     """The bench run's knobs from params.yaml."""
-    from phased_dmd.runs import params_of
+    from phased_dmd.jobs.params import params_of
 
     params = params_of(run.params)
-    distill = dataclasses.replace(params.students.settings(None, params.bench.teacher),
-                                  batch_size=params.bench.batch_size)
+    distill = dataclasses.replace(params.students.settings(None, params.bench.teacher), method="dmd",
+                                  batch_size=params.bench.batch_size)  # each variant sets its own method
     return {**dataclasses.asdict(params.bench), "teacher_steps": params.evaluation.teacher_steps,
             "teacher_cfg_scale": params.evaluation.teacher_cfg_scale, "distill": dataclasses.asdict(distill)}

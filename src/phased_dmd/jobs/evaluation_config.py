@@ -12,13 +12,11 @@ from omegaconf import MISSING
 from phased_dmd import config as C
 from phased_dmd.choices import CFG_FORMS, METRIC_BACKENDS, TEACHER_KINDS
 from phased_dmd.config import ConfigError
-from phased_dmd.distill_config import DistillConfig
-from phased_dmd.student_config import teacher_kind
-from phased_dmd.teachers.kinds import KINDS
+from phased_dmd.jobs.student_config import teacher_kind
+from phased_dmd.kinds import KINDS
+from phased_dmd.method.distill_config import DistillConfig
+from phased_dmd.registry import FIGURES, TABLES
 
-TABLES: dict[str, bool] = {"table2": False, "table3": True, "table4": True, "table5": True,
-                           "table6": True}  # table -> of video teachers
-FIGURES: tuple[str, ...] = ("figure5", "figure9", "figure10")  # two students of one teacher, side by side
 EVALUATION_KNOBS = ("per_prompt", "group", "teacher_steps", "teacher_cfg_scale", "teacher_cfg_form", "sample_seed",
                     "backend", "weights")  # of params.yaml's evaluation section, in every evaluation run
 BASE_SAMPLER = ("teacher_steps", "teacher_cfg_scale", "teacher_cfg_form")  # used by the base row's samples only
@@ -132,7 +130,7 @@ class EvaluationRunConfig:
 
 def evaluation_knobs(run) -> dict:
     """The knobs of an evaluation run from params.yaml (those of its source only)."""
-    from phased_dmd.runs import params_of
+    from phased_dmd.jobs.params import params_of
 
     params = params_of(run.params)
     knobs = {key: getattr(params.evaluation, key) for key in EVALUATION_KNOBS}

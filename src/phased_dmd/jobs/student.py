@@ -7,7 +7,7 @@ both, routed by t); the fake model starts as a copy of the whole teacher, so tha
 teacher every re-noised t goes to the teacher and the fake of its own expert. A phase served by
 the high-noise expert alone re-noises only above the boundary (t in (boundary, 1)).
 
-    python -m phased_dmd.student teacher=results/teachers/wan2.1 data_dir=data/fashion-mnist \
+    python -m phased_dmd.jobs.student teacher=results/teachers/wan2.1 data_dir=data/fashion-mnist \
         out_dir=results/students/wan2.1/phased/seed0 student=phased phase=1 seed=0
 
 The distill knobs are params.yaml's for that student and teacher (`students`, in layers); a
@@ -15,7 +15,7 @@ The distill knobs are params.yaml's for that student and teacher (`students`, in
 
 Data parallel over several GPUs or nodes (the same weights as one process, up to float rounding):
 
-    torchrun --nproc_per_node 8 -m phased_dmd.student ...   (or the launcher with --tasks-per-node 8)
+    torchrun --nproc_per_node 8 -m phased_dmd.jobs.student ...   (or the launcher with --tasks-per-node 8)
 """
 
 from __future__ import annotations
@@ -28,13 +28,15 @@ from pathlib import Path
 
 import torch
 
-from phased_dmd import data_parallel
-from phased_dmd.device import compute_device, model_device
-from phased_dmd.distill import PhaseModels, plan_phases, run_experts, train_phase
-from phased_dmd.distill_config import DistillConfig
-from phased_dmd.grids import Phase
+from phased_dmd.engine import data_parallel
+from phased_dmd.engine.device import compute_device, model_device
+from phased_dmd.engine.loop import PhaseModels, train_phase
+from phased_dmd.jobs.student_config import StudentRunConfig, student_knobs
+from phased_dmd.method.distill_config import DistillConfig
+from phased_dmd.method.grids import Phase
+from phased_dmd.method.phases import plan_phases, run_experts
+from phased_dmd.plots import loss_curves
 from phased_dmd.runs import run_main
-from phased_dmd.student_config import StudentRunConfig, student_knobs
 from phased_dmd.teachers.data import load_items, prompt_batches, training_batches
 from phased_dmd.teachers.flow_model import Condition, FlowModel, load_teacher
 
@@ -95,6 +97,19 @@ def load_student(out_dir: Path, phases: int) -> list[FlowModel]:
     return experts
 
 
+def phase_models(teacher: FlowModel, settings: DistillConfig, trained: list[int],
+                 frozen: list[FlowModel]) -> PhaseModels:
+    """The models of a run that trains phases `trained` (0-based) of a student of `teacher`: the `frozen` experts
+    of the phases before them, a generator expert per trained phase (from the teacher's expert that serves it)
+    and a fake per trained phase (a copy of the whole teacher), the guided teacher as the real score."""
+    phases = plan_phases(settings)
+    return PhaseModels(
+        lambda x, t, cond: teacher.guided(x, t, cond, settings.cfg_scale, settings.cfg_form),
+        experts=[*frozen, *(trainable(phase_generator(teacher, phases[p])) for p in trained)],
+        fakes=[trainable(copy.deepcopy(teacher)) for _ in trained],
+        floors={p: phase_floor(teacher, phases[p]) for p in trained})
+
+
 @torch.no_grad()
 def sample_student(experts: list[FlowModel], cfg: DistillConfig, cond: Condition,
                    generator: torch.Generator | None = None) -> torch.Tensor:
@@ -116,12 +131,7 @@ def run(cfg: StudentRunConfig) -> None:
     device = compute_device()
     teacher = load_teacher(Path(cfg.teacher)).requires_grad_(False).to(device)
     torch.manual_seed(cfg.seed)
-    models = PhaseModels(
-        lambda x, t, cond: teacher.guided(x, t, cond, settings.cfg_scale, settings.cfg_form),
-        experts=[*(e.to(device) for e in load_student(out, trained[0])),
-                 *(trainable(phase_generator(teacher, phases[p])) for p in trained)],
-        fakes=[trainable(copy.deepcopy(teacher)) for _ in trained],
-        floors={p: phase_floor(teacher, phases[p]) for p in trained})
+    models = phase_models(teacher, settings, trained, [e.to(device) for e in load_student(out, trained[0])])
     if cfg.gradient_checkpointing:
         for model in (*(models.experts[p] for p in trained), *models.fakes):
             checkpoint_activations(model)
@@ -141,12 +151,13 @@ def run(cfg: StudentRunConfig) -> None:
             for model in (teacher, *models.experts, *models.fakes):
                 for expert in model.experts:
                     data_parallel.shard_model(expert)
-        train_phase(models, settings, sample_batch, run_dir, seed=cfg.seed + 100 * cfg.phase,
-                    checkpoint_every=cfg.checkpoint_every,
-                    desc=f"{teacher.info.kind} {settings.method} seed {cfg.seed}", inputs=weights_digest(sources))
+        history = train_phase(models, settings, sample_batch, run_dir, seed=cfg.seed + 100 * cfg.phase,
+                              desc=f"{teacher.info.kind} {settings.method} seed {cfg.seed}",
+                              inputs=weights_digest(sources), checkpoint_every=cfg.checkpoint_every)
         for p in trained:
             models.experts[p].eval().save(phase_dir(out, p + 1) / "generator")
         if data_parallel.is_main():
+            loss_curves(history, run_dir / "losses.png")
             print(f"student {settings.method}, phase(s) {[p + 1 for p in trained]} of {len(phases)} "
                   f"({settings.schedule}) in {time.time() - start:.0f} s: generators in {out}/phase*/generator/, "
                   f"losses in {run_dir / 'losses.png'}")

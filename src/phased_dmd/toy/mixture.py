@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from phased_dmd.schedule import alpha, sigma
+from phased_dmd.method.schedule import alpha, sigma
 
 
 @dataclass(frozen=True)

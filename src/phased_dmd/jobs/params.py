@@ -6,34 +6,18 @@ so a wrong type, range, name or a missing key stops everything with one line nam
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
-from omegaconf import MISSING
-
-from phased_dmd.bench_config import BenchParams
 from phased_dmd.config import ConfigError, build, read_yaml
-from phased_dmd.evaluation_config import EvaluationParams
-from phased_dmd.student_config import StudentsParams
-from phased_dmd.teachers.config import TeachersParams, VideoConfig
+from phased_dmd.data.config import DataParams
+from phased_dmd.jobs.bench_config import BenchParams
+from phased_dmd.jobs.evaluation_config import EvaluationParams
+from phased_dmd.jobs.student_config import StudentsParams
+from phased_dmd.teachers.config import TeachersParams
 from phased_dmd.toy.figure2_config import Figure2Params
 from phased_dmd.toy.toy2d_config import Toy2dParams
-
-
-@dataclass
-class DataParams:
-    """params.yaml, section `data`: where the embedded data set comes from."""
-
-    fashion_mnist: Optional[str] = MISSING  # a folder with the idx files; null: apt-get download (Debian)
-    resolution: int = MISSING  # side of the square images at embedded scale
-    video: VideoConfig = field(default_factory=VideoConfig)  # moving items of the video teachers and the classifier
-
-    def check(self):
-        if self.resolution not in range(4, 29, 4):
-            yield "resolution", "a multiple of 4 (the transformers' patch) from 4 to 28", self.resolution
-        if self.video.item > self.resolution:
-            yield "video.item", f"at most the canvas (resolution = {self.resolution})", self.video.item
 
 
 @dataclass
@@ -58,6 +42,12 @@ class Params:
         if self.teachers.scale == "paper" and self.evaluation.backend != "paper":
             yield ("evaluation.backend", "paper when teachers.scale is paper (the embedded feature network only "
                    "knows Fashion-MNIST)", self.evaluation.backend)
+
+
+@functools.lru_cache(maxsize=4)
+def params_of(path: str) -> Params:
+    """params.yaml at `path`, validated (once per process): the knobs of a job."""
+    return load_params(path)
 
 
 def load_params(data: dict | str | Path, where: str = "params.yaml") -> Params:

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from phased_dmd.choices import CRITIC_OBJECTIVES as OBJECTIVES
-from phased_dmd.schedule import add_noise, alpha, per_sample, renoise, sigma, transition
+from phased_dmd.method.schedule import add_noise, alpha, per_sample, renoise, sigma, transition
 
 Objective = Literal["subinterval", "naive"]
 

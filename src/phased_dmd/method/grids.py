@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from phased_dmd.schedule import shift_timestep
+from phased_dmd.method.schedule import shift_timestep
 
 
 def step_grid(num_steps: int, shift: float = 1.0) -> Tensor:

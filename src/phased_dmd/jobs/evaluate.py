@@ -12,7 +12,7 @@ the backend (`backend=embedded`: the pipeline's feature network and OpenCV flow;
 DINOv3, LPIPS, Inception, RAFT and I3D from `weights`). The features behind the measures are saved too,
 for distances between sources (Table 6).
 
-    python -m phased_dmd.evaluate source=student teacher=results/teachers/wan2.1 \
+    python -m phased_dmd.jobs.evaluate source=student teacher=results/teachers/wan2.1 \
         student=results/students/wan2.1/phased/seed0 classifier=results/classifier/model \
         data_dir=data/fashion-mnist out_dir=results/evaluation/wan2.1/phased
 
@@ -32,10 +32,11 @@ from safetensors.torch import save_file
 from torch import Tensor
 
 from phased_dmd.config import ConfigError
-from phased_dmd.device import compute_device, model_device
-from phased_dmd.distill import plan_phases
-from phased_dmd.evaluation_config import EvaluationRunConfig, evaluation_knobs
+from phased_dmd.engine.device import compute_device, model_device
 from phased_dmd.io import atomic_write, write_json
+from phased_dmd.jobs.evaluation_config import EvaluationRunConfig, evaluation_knobs
+from phased_dmd.jobs.student import load_student, sample_student
+from phased_dmd.method.phases import plan_phases
 from phased_dmd.metrics.backends import EmbeddedBackend, PaperBackend, backend
 from phased_dmd.metrics.classifier import FeatureNet
 from phased_dmd.metrics.diversity import mean_pairwise_cosine, mean_pairwise_distance
@@ -44,11 +45,10 @@ from phased_dmd.metrics.motion import is_dynamic, mean_absolute_flow, motion_sta
 from phased_dmd.metrics.recognition import recognition
 from phased_dmd.metrics.video_quality import feature_consistency, motion_smoothness, temporal_flickering, to_uint8
 from phased_dmd.runs import run_main
-from phased_dmd.student import load_student, sample_student
 from phased_dmd.teachers.data import every_item, load_items, prompt_conditions
 from phased_dmd.teachers.flow_model import Condition, FlowModel, load_teacher
 from phased_dmd.teachers.hub import decode, load_vae
-from phased_dmd.teachers.train import sample
+from phased_dmd.teachers.sampling import sample
 
 
 def frames(x: Tensor) -> list[Tensor]:

@@ -9,12 +9,11 @@ state and the previous gradients), from the PyTorch CPU allocator's events (torc
 profile_memory), the largest of three updates. Phased methods: time averaged over phases, memory
 the largest phase. Sampling: the teacher's Euler sampler with CFG against the 4-step student.
 
-    python -m phased_dmd.bench teacher_dir=results/teachers/wan2.1 out_dir=results/bench   (knobs: params.yaml)
+    python -m phased_dmd.jobs.bench teacher_dir=results/teachers/wan2.1 out_dir=results/bench   (knobs: params.yaml)
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import os
 import platform
@@ -26,14 +25,15 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from phased_dmd.bench_config import BenchRunConfig, bench_knobs
-from phased_dmd.distill import PhaseModels, generator_update, plan_phases
-from phased_dmd.distill_config import DistillConfig
+from phased_dmd.engine.loop import generator_update
 from phased_dmd.io import write_json
+from phased_dmd.jobs.bench_config import BenchRunConfig, bench_knobs
+from phased_dmd.jobs.student import phase_generator, phase_models, sample_student
+from phased_dmd.method.distill_config import DistillConfig
+from phased_dmd.method.phases import plan_phases
 from phased_dmd.runs import run_main
-from phased_dmd.student import phase_generator, sample_student, trainable
 from phased_dmd.teachers.flow_model import Condition, FlowModel, load_teacher
-from phased_dmd.teachers.train import sample
+from phased_dmd.teachers.sampling import sample
 
 VARIANTS: dict[str, dict] = {  # DistillConfig settings of each benchmarked generator update
     "dmd": {"method": "dmd"},
@@ -59,9 +59,8 @@ def peak_allocated_mb(fn) -> float:
 def update_cost(teacher: FlowModel, cfg: DistillConfig, p: int, repeats: int, seed: int) -> dict:
     """Seconds (median) and peak MiB of one generator update of phase p (earlier experts frozen)."""
     phases = plan_phases(cfg)
-    experts = [phase_generator(teacher, phases[q]).requires_grad_(False) for q in range(p)]
-    models = PhaseModels(lambda x, t, c: teacher.guided(x, t, c, cfg.cfg_scale, cfg.cfg_form),
-                         [*experts, trainable(phase_generator(teacher, phases[p]))], [copy.deepcopy(teacher)])
+    models = phase_models(teacher, cfg, [p], [phase_generator(teacher, phases[q]).requires_grad_(False)
+                                             for q in range(p)])
     gen = torch.Generator().manual_seed(seed)
     prompts = len(teacher.info.prompts)
     batch = lambda n, g: (torch.randn((n, *teacher.info.shape), generator=g),  # noqa: E731

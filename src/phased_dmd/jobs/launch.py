@@ -1,14 +1,14 @@
 """Run one project job through submitit: on Slurm, as a local subprocess, or in this process.
 
-    python -m phased_dmd.launch --cluster slurm --log-dir results/.../submitit --gpus 1 --timeout-min 60 \\
-        -- phased_dmd.student teacher=... phase=1 ...
+    python -m phased_dmd.jobs.launch --cluster slurm --log-dir results/.../submitit --gpus 1 --timeout-min 60 \\
+        -- phased_dmd.jobs.student teacher=... phase=1 ...
 
 The job is `phased_dmd.<module>.main(args)`, the same entry the module's command line uses. The
 launcher submits it, prints where its log is, waits with its own deadline (a job that dies without
 a result is noticed from squeue rather than waited on forever), and exits with the job's status.
 On timeout or preemption submitit requeues the job, which resumes from the run's last checkpoint.
 Several tasks or nodes get the torch.distributed environment from submitit, and a distillation
-phase runs data parallel over them (phased_dmd.data_parallel). Inside a Slurm job the
+phase runs data parallel over them (phased_dmd.engine.data_parallel). Inside a Slurm job the
 launcher runs the job in-process instead of nesting a submission. Clusters: `slurm`; `local` (a
 subprocess through submitit, no Slurm needed: the default); `debug` (in-process, pdb on failure).
 """
@@ -181,11 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mem-mb", type=int, help="memory per node")
     ap.add_argument("--timeout-min", type=int, default=60, help="the job's time limit (then: requeue)")
     ap.add_argument("--deadline-min", type=float, help="give up waiting after this long (default: 3 x timeout)")
-    ap.add_argument("job", nargs=argparse.REMAINDER, help="-- <module> [key=value ...], e.g. phased_dmd.student ...")
+    ap.add_argument("job", nargs=argparse.REMAINDER, help="-- <module> [key=value ...], e.g. phased_dmd.jobs.student ...")
     opts = ap.parse_args(argv)
     job = opts.job[1:] if opts.job[:1] == ["--"] else opts.job
     if not job or not job[0].startswith("phased_dmd."):
-        ap.error("give the job after --: a phased_dmd module and its arguments, e.g. -- phased_dmd.student ...")
+        ap.error("give the job after --: a phased_dmd module and its arguments, e.g. -- phased_dmd.jobs.student ...")
     parameters = {"timeout_min": opts.timeout_min, "nodes": opts.nodes, "tasks_per_node": opts.tasks_per_node,
                   "cpus_per_task": opts.cpus_per_task, "gpus_per_node": opts.gpus or None, "mem_gb": None,
                   "slurm_partition": opts.partition, "slurm_account": opts.account,

@@ -1,0 +1,1 @@
+"""The training engine: the distillation loop, checkpoints and resume, data parallelism, EMA, devices."""
