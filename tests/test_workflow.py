@@ -136,6 +136,16 @@ def test_bad_params_stop_snakemake_before_any_job(repo: Path, edit, message):
     assert not (repo / "results").exists() and not list((repo / "reports").iterdir())
 
 
+def test_a_key_given_twice_stops_snakemake_before_any_job(repo: Path):
+    """Snakemake's own YAML reader keeps the last of two equal keys; the workflow refuses the file first."""
+    text = (repo / "params.yaml").read_text()
+    (repo / "params.yaml").write_text(text.replace("\nfigure2:\n", "\nfigure2:\n  s: 0.4\n", 1))
+    proc = run(["snakemake", "reports/figure2.md", "--cores", "1"], repo, check=False)
+    assert proc.returncode != 0
+    assert "error: params.yaml: line " in proc.stderr and "duplicate key 's' (also on line " in proc.stderr
+    assert not (repo / "results").exists()
+
+
 @pytest.mark.slurm
 def test_figure2_through_the_slurm_profile_on_a_real_slurm(repo: Path, slurm):
     run(["timeout", "-k", "30", "540", "snakemake", "reports/figure2.md", "--profile", "slurm"], repo)
