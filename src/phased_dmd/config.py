@@ -31,11 +31,15 @@ def build(schema: type[T], data: Mapping | DictConfig, where: str) -> T:
         merged = OmegaConf.merge(OmegaConf.structured(schema), data)
         obj = OmegaConf.to_object(merged)
     except OmegaConfBaseException as e:
-        reason = str(e.msg).splitlines()[0] if e.msg else type(e).__name__
-        raise ConfigError(f"{where}: {e.full_key}: {reason}") from None
+        raise ConfigError(f"{where}: {e.full_key}: {_reason(e)}") from None
     for key, expected, value in problems(obj):
         raise ConfigError(f"{where}: {key}: " + (value if expected is None else f"expected {expected}, got {value!r}"))
     return obj
+
+
+def _reason(error: OmegaConfBaseException) -> str:
+    """OmegaConf's reason for refusing a value, as one line."""
+    return str(error.msg).splitlines()[0] if error.msg else type(error).__name__
 
 
 def partial(schema: type, layer: Mapping, prefix: str = "") -> tuple[dict, list[Problem]]:
@@ -44,8 +48,7 @@ def partial(schema: type, layer: Mapping, prefix: str = "") -> tuple[dict, list[
     try:
         node = OmegaConf.merge(OmegaConf.structured(schema), layer)
     except OmegaConfBaseException as e:
-        reason = str(e.msg).splitlines()[0] if e.msg else type(e).__name__
-        return {}, [(f"{prefix}{e.full_key}", None, reason)]
+        return {}, [(f"{prefix}{e.full_key}", None, _reason(e))]
     return {key: node[key] for key in layer}, []
 
 

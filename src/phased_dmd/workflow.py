@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from phased_dmd.config import ConfigError, read_yaml
+from phased_dmd.config import ConfigError
 from phased_dmd.data.fashion_mnist import FILES as FASHION_MNIST_FILES
 from phased_dmd.jobs.evaluation_config import BASE_SAMPLER, EVALUATION_KNOBS
 from phased_dmd.jobs.launch import CLUSTERS
@@ -51,8 +51,8 @@ class Pipeline:
     @classmethod
     def from_config(cls, config: Mapping, path: str = "params.yaml") -> Pipeline:
         """The DAG of snakemake's `config` (params.yaml, and launcher= from a profile). A bad params.yaml or
-        launcher raises ConfigError naming the key; the file is read strictly first (duplicate keys, syntax)."""
-        read_yaml(path)
+        launcher raises ConfigError naming the key (the Snakefile has read the file strictly before snakemake
+        did: duplicate keys, syntax)."""
         params = load_params({k: v for k, v in config.items() if k != "launcher"}, path)
         launcher = config.get("launcher", "none")
         if launcher not in LAUNCHERS:
