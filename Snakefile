@@ -45,6 +45,7 @@ wildcard_constraints:
     student="|".join(PARAMS.students.methods),
     source="|".join(["real", "base", *PARAMS.students.methods]),
     seed=r"\d+",
+    scale=r"\d+(\.\d+)?",
     phase=r"[1-9]\d*",
     table="|".join(TABLES),
     figure="|".join(FIGURES),

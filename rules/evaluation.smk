@@ -33,3 +33,22 @@ rule evaluate:
 rule evaluations:  # every table's and figure's samples and measurements (DVC's evaluation stage)
     input:
         PIPELINE.all_evaluations(),
+
+
+rule calibrate:  # the base teacher at one CFG scale, measured as the tables' rows are (reports/calibration.md)
+    input:
+        PIPELINE.evaluation_inputs(),
+        teacher="results/teachers/{teacher}/teacher.json",
+    output:
+        metrics="results/calibration/{teacher}/cfg{scale}/metrics.json",
+        samples="results/calibration/{teacher}/cfg{scale}/samples.safetensors",
+        features="results/calibration/{teacher}/cfg{scale}/features.safetensors",
+    params:
+        run=PIPELINE.command("phased_dmd.jobs.evaluate", "results/calibration/{teacher}/cfg{scale}/submitit"),
+        args=PIPELINE.calibration_args,
+        knobs=PIPELINE.calibration_knobs,  # the job reads them from params.yaml; here they only rerun it when they change
+    log:
+        "results/calibration/{teacher}/cfg{scale}/run.log",
+    threads: 1
+    shell:
+        "OMP_NUM_THREADS=1 {params.run} {params.args} > {log} 2>&1"

@@ -39,3 +39,26 @@ rule teachers_report:
         json="reports/teachers.json",
     shell:
         "{PYTHON} -m phased_dmd.reports.teachers --params params.yaml --results results --out reports/teachers"
+
+
+rule calibration_report:  # the base teachers against the CFG scale, and the time map
+    input:
+        PIPELINE.calibration_report_inputs(),
+        "src/phased_dmd/reports/calibration.py",
+    output:
+        md="reports/calibration.md",
+        json="reports/calibration.json",
+        png="reports/calibration.png",
+    shell:
+        "{PYTHON} -m phased_dmd.reports.calibration --params params.yaml --results results --out reports/calibration"
+
+
+rule claims_report:  # every claim of the paper with its verdict, from the other reports
+    input:
+        PIPELINE.claims_report_inputs(),
+        "src/phased_dmd/reports/claims.py",
+    output:
+        md="reports/claims.md",
+        json="reports/claims.json",
+    shell:
+        "{PYTHON} -m phased_dmd.reports.claims --params params.yaml --results reports --out reports/claims"

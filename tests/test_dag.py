@@ -74,7 +74,7 @@ def test_a_table_reads_held_out_data_base_and_students_of_its_teachers():
     assert {p.split("/")[2] for p in inputs} == set(PARAMS.evaluation.table2.teachers)
     assert rows == {"real", "base", *PARAMS.evaluation.table2.students}
     figure = pipeline().report_inputs("figure10")
-    assert {p.split("/")[3] for p in figure} == {"real", "dmd_t357", "dmd_t882"}
+    assert {p.split("/")[3] for p in figure} == {"real", "dmd_t100", "dmd_t600"}
 
 
 def test_the_shown_students_are_those_of_the_tables_and_figures():

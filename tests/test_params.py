@@ -197,7 +197,7 @@ def test_the_shipped_students_keep_their_settings():
     assert students.settings("phased_disjoint", "wan2.2", 1).interval == "disjoint"
     assert students.settings("phased", "wan2.2-t2v", 1).batch_size == 8 and students.settings(
         "phased", "wan2.2-t2v", 1).shift == 7.0
-    assert students.settings("dmd_t882", "wan2.1").fixed_t == 0.882
+    assert students.settings("dmd_t600", "wan2.1").fixed_t == 0.6
 
 
 def test_paper_scale_image_to_video_needs_one_image_per_prompt():

@@ -84,6 +84,11 @@ class Pipeline:
         runs = [] if self.paper_scale else list(RUNS)
         return [f"reports/{name}.md" for name in (*self.tables, *self.figures, *runs)]
 
+    def claims_report_inputs(self) -> list[str]:
+        """The reports whose claims the claims page gathers (every other report but the calibration)."""
+        return [f"reports/{name}.json" for name in (*self.tables, *self.figures, *RUNS)
+                if name not in ("claims", "calibration", "teachers", "toy2d")]
+
     def table(self, name: str):
         return getattr(self.params.evaluation, name)
 
@@ -227,9 +232,31 @@ class Pipeline:
                                   f"edit evaluation.{name}.teachers")
             teachers, rows = table.teachers, [*([] if self.paper_scale else ["real"]), "base", *table.students]
         else:
-            teachers, rows = [table.teacher], ["real", *table.students]
+            teachers, rows = [table.teacher], ["real", "base", *table.students]
         return [f"{evaluation_dir(t, s)}/{f}" for t in teachers for s in rows
                 for f in ("metrics.json", "features.safetensors")]
+
+    def calibration_points(self) -> list[str]:
+        """The base teacher of every embedded teacher at every CFG scale of evaluation.calibration."""
+        return [f"results/calibration/{t}/cfg{w:g}/metrics.json" for t in self.params.teachers.names
+                for w in self.params.evaluation.calibration.cfg_scales]
+
+    def calibration_report_inputs(self) -> list[str]:
+        """The curve's points, and the held-out data of every teacher for the scale of its measures."""
+        return [*self.calibration_points(), *(f"{evaluation_dir(t, 'real')}/metrics.json"
+                                              for t in self.params.teachers.names)]
+
+    def calibration_args(self, w) -> str:
+        """The evaluation of the base teacher at the point's CFG scale, with the calibration's seeds."""
+        seeds = ",".join(map(str, self.params.evaluation.calibration.seeds))
+        return (f"teacher={teacher_dir(w.teacher)} classifier=results/classifier/model data_dir=data/fashion-mnist "
+                f"out_dir=results/calibration/{w.teacher}/cfg{w.scale} source=base teacher_cfg_scale={w.scale} "
+                f"seeds=[{seeds}]")
+
+    def calibration_knobs(self, w) -> dict:
+        """What a calibration point reads from params.yaml (its scale and seeds are in its command)."""
+        return {**{k: getattr(self.params.evaluation, k) for k in EVALUATION_KNOBS if k != "teacher_cfg_scale"},
+                "seeds": self.params.evaluation.calibration.seeds}
 
     def all_evaluations(self) -> list[str]:
         """Every table's and figure's samples and measurements (DVC's evaluation stage)."""

@@ -3,9 +3,11 @@
 A source is the held-out data (`real`), the base teacher (`base`: its sampler, 40 Euler steps with
 CFG) or a few-step student (`student`). For every class prompt it draws `per_prompt` samples and
 measures, as in the paper's Sec. 5.1: diversity within groups of `group` seeds (mean pairwise cosine of
-features, lower = more diverse; mean pairwise perceptual distance, higher = more diverse); prompt
-adherence (the share of samples whose class the embedded feature network names); and the Frechet
-distance of their features to the held-out data's. Videos are measured frame by frame, their motion
+features, lower = more diverse; mean pairwise perceptual distance, higher = more diverse), and in pixels
+(mean pairwise root-mean-square difference); prompt adherence (the share of samples whose class the
+embedded feature network names); the Frechet distance of their features to the held-out data's; and,
+prompt by prompt, precision, recall, density and coverage (metrics.prdc) against another split of
+that prompt's held-out data. Videos are measured frame by frame, their motion
 (paper Table 3) by the mean absolute optical flow and VBench's dynamic degree, and their quality (Tables 4
 and 5) by VBench's subject consistency, temporal flickering and motion smoothness. The networks are those of
 the backend (`backend=embedded`: the pipeline's feature network and OpenCV flow; `backend=paper`:
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,9 +42,10 @@ from phased_dmd.jobs.student import load_student, sample_student
 from phased_dmd.method.phases import plan_phases
 from phased_dmd.metrics.backends import EmbeddedBackend, PaperBackend, backend
 from phased_dmd.metrics.classifier import FeatureNet
-from phased_dmd.metrics.diversity import mean_pairwise_cosine, mean_pairwise_distance
+from phased_dmd.metrics.diversity import mean_pairwise_cosine, mean_pairwise_distance, pixel_distance
 from phased_dmd.metrics.frechet import feature_frechet
 from phased_dmd.metrics.motion import is_dynamic, mean_absolute_flow, motion_statistics
+from phased_dmd.metrics.prdc import per_prompt_prdc
 from phased_dmd.metrics.recognition import recognition
 from phased_dmd.metrics.video_quality import feature_consistency, motion_smoothness, temporal_flickering, to_uint8
 from phased_dmd.runs import run_main
@@ -56,25 +60,39 @@ def frames(x: Tensor) -> list[Tensor]:
     return [x] if x.ndim == 4 else list(x.unbind(dim=2))
 
 
+@dataclass
+class Reference:
+    """The held-out data the samples are measured against: Frechet features of every item (N, D), and of another
+    split of each prompt's items with their prompt ids (for per-prompt precision, recall, density, coverage)."""
+
+    frechet: Tensor
+    per_prompt: Tensor
+    prompt_ids: Tensor
+
+
 @torch.no_grad()
 def measure(metrics: EmbeddedBackend | PaperBackend, net: FeatureNet | None, samples: Tensor, prompt_ids: Tensor,
-            prompts: list[str], group: int, reference: Tensor | None) -> tuple[dict, dict[str, Tensor]]:
+            prompts: list[str], group: int, reference: Reference | None) -> tuple[dict, dict[str, Tensor]]:
     """The table metrics of samples whose consecutive groups of `group` share a prompt, and the features
     behind them: Frechet features per frame (N, F, D); for videos, per frame pair (N, F-1, 2: mean and top-5%
-    flow) and, where the backend has them, per video (N, D'). `reference`: the held-out data's Frechet features
-    (`reference_features`). Without the feature network (paper scale: no judge of the prompts) there is no
-    adherence; without held-out data, no Frechet distance to it."""
-    cosine, perceptual, feats, looks = [], [], [], []
+    flow) and, where the backend has them, per video (N, D'). Without the feature network (paper scale: no
+    judge of the prompts) there is no adherence; without held-out data, no distance to it."""
+    cosine, perceptual, pixel, feats, looks = [], [], [], [], []
     for frame in frames(samples):
         looks.append(metrics.features(frame))
         cosine.append(mean_pairwise_cosine(looks[-1].unflatten(0, (-1, group))).mean())
         perceptual.append(mean_pairwise_distance(metrics.perceptual, metrics.perceptual_parts(frame), group).mean())
+        pixel.append(mean_pairwise_distance(pixel_distance, [frame.float()], group).mean())
         feats.append(metrics.frechet_features(frame))
-    result = {"cosine": float(torch.stack(cosine).mean()), "perceptual": float(torch.stack(perceptual).mean())}
+    result = {"cosine": float(torch.stack(cosine).mean()), "perceptual": float(torch.stack(perceptual).mean()),
+              "pixel": float(torch.stack(pixel).mean())}
     if net is not None:
         result["adherence"] = recognition(net, samples, prompt_ids, prompts)["accuracy"]
     if reference is not None:
-        result["frechet"] = feature_frechet(torch.stack(feats).mean(dim=0).numpy(), reference.numpy())
+        mean_feats = torch.stack(feats).mean(dim=0)
+        result["frechet"] = feature_frechet(mean_feats.numpy(), reference.frechet.numpy())
+        against = per_prompt_prdc(reference.per_prompt, reference.prompt_ids, mean_feats, prompt_ids)
+        result.update({f"{name}_data": value for name, value in against.items()})
     features = {"frames": torch.stack(feats, dim=1)}
     if samples.ndim == 5:
         flows = [metrics.flow(video) for video in samples]
@@ -93,8 +111,17 @@ def measure(metrics: EmbeddedBackend | PaperBackend, net: FeatureNet | None, sam
 
 @torch.no_grad()
 def reference_features(metrics: EmbeddedBackend | PaperBackend, reference: Tensor) -> Tensor:
-    """The held-out data's Frechet features, averaged over frames (N, D): computed once per evaluation."""
+    """Frechet features of held-out data, averaged over frames (N, D): computed once per evaluation."""
     return torch.stack([metrics.frechet_features(f) for f in frames(reference)]).mean(dim=0)
+
+
+def held_out(metrics: EmbeddedBackend | PaperBackend, info, items: Tensor, labels: Tensor, per_prompt: int,
+             gen: torch.Generator) -> Reference:
+    """Every held-out item, and per prompt the `per_prompt` items after those that source=real shows (so that
+    held-out data is measured against another split of itself)."""
+    split, cond = prompt_conditions(info, items, labels, per_prompt, gen, skip=per_prompt)
+    return Reference(reference_features(metrics, every_item(info, items, labels, gen)),
+                     reference_features(metrics, split), cond.prompt_ids)
 
 
 def draw(cfg: EvaluationRunConfig, teacher: FlowModel, real: Tensor, cond: Condition, seed: int,
@@ -127,8 +154,8 @@ def run(cfg: EvaluationRunConfig) -> None:
         conditions = lambda gen: (None, Condition(prompt_ids))  # noqa: E731
     else:
         items, labels = load_items(teacher.info, Path(cfg.data_dir), "test")
-        reference = reference_features(metrics, every_item(teacher.info, items, labels,
-                                                           torch.Generator().manual_seed(cfg.sample_seed)))
+        reference = held_out(metrics, teacher.info, items, labels, cfg.per_prompt,
+                             torch.Generator().manual_seed(cfg.sample_seed))
         conditions = lambda gen: prompt_conditions(teacher.info, items, labels, cfg.per_prompt, gen)  # noqa: E731
     per_seed, tensors, features, measuring = {}, {}, {}, time.time() - began  # measuring: the reference's too
     for seed in cfg.seeds:

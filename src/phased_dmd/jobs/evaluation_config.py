@@ -50,6 +50,21 @@ class FigureParams:
 
 
 @dataclass
+class CalibrationParams:
+    """The base teacher's curve against its guidance scale (reports/calibration.md), from which the scale that the
+    base row and the distillation's real score use is chosen."""
+
+    cfg_scales: list[float] = MISSING  # standard CFG scales to sample every embedded teacher with
+    seeds: list[int] = MISSING  # sampling seeds per scale (sampling noise: sample_seed + s)
+
+    def check(self):
+        yield from C.non_empty_unique("cfg_scales", self.cfg_scales)
+        for i, w in enumerate(self.cfg_scales):
+            yield from C.non_negative(f"cfg_scales[{i}]", w)
+        yield from C.seeds("seeds", self.seeds)
+
+
+@dataclass
 class EvaluationParams:
     """params.yaml, section `evaluation`: how samples are drawn and measured for the tables."""
 
@@ -69,6 +84,7 @@ class EvaluationParams:
     figure5: FigureParams = field(default_factory=FigureParams)  # high-SNR expert: fewer vs more iterations
     figure9: FigureParams = field(default_factory=FigureParams)  # nested vs disjoint re-noise intervals
     figure10: FigureParams = field(default_factory=FigureParams)  # DMD with re-noise t fixed low vs high
+    calibration: CalibrationParams = field(default_factory=CalibrationParams)  # the base teacher against CFG
 
     def figures(self) -> dict[str, FigureParams]:
         return {name: getattr(self, name) for name in FIGURES}

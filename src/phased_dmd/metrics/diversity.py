@@ -3,7 +3,8 @@
 The paper's two measures: the mean pairwise cosine similarity of image features (DINOv3; lower is
 more diverse) and the mean pairwise LPIPS distance (higher is more diverse). The functions here take
 features and feature maps from any network: DINOv3 and LPIPS's AlexNet at paper scale, the embedded
-feature network at embedded scale.
+feature network at embedded scale. A third, in pixels, sees the within-prompt variation that a network
+trained to name classes learns to ignore.
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ def perceptual_distance(layers_a: list[Tensor], layers_b: list[Tensor], eps: flo
         b = b / (b.pow(2).sum(dim=1, keepdim=True).sqrt() + eps)
         total = total + (a - b).pow(2).sum(dim=1).mean(dim=(1, 2))
     return total
+
+
+def pixel_distance(a: list[Tensor], b: list[Tensor]) -> Tensor:
+    """Root mean square difference of the pixels of paired samples (B, ...) -> (B,): a distance in a space that
+    no network has made blind to within-class variation."""
+    return (a[0] - b[0]).pow(2).flatten(1).mean(dim=1).sqrt()
 
 
 def group_pairs(n: int, group: int) -> tuple[Tensor, Tensor]:

@@ -15,8 +15,8 @@ FIGURE = Figure("figure9", 9, "reverse nested vs disjoint re-noise intervals",
                 paper="Phased DMD with disjoint intervals gives low-contrast tones and deteriorated structures "
                       "(Wan2.2 T2V); with reverse nested intervals, correct results (qualitative).")
 write_report = quality_report(
-    FIGURE, "nested_closer_to_data_than_disjoint", winner=0,
-    sentence=lambda data: "Reverse nested intervals closer to the data than disjoint ones (lower Frechet distance)")
+    FIGURE, "nested_closer_to_teacher_than_disjoint", winner=0,
+    sentence=lambda data: "Reverse nested intervals closer to the base teacher's samples than disjoint ones")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,11 +21,24 @@ from phased_dmd.io import (  # noqa: E402
     write_text,
 )
 from phased_dmd.reports.common import fmt, git_revision  # noqa: E402
-from phased_dmd.reports.tables import GRID_PROMPTS, Metric, better, cells, generator_md5, separated  # noqa: E402
+from phased_dmd.reports.fidelity import with_teacher_measures  # noqa: E402
+from phased_dmd.reports.tables import (  # noqa: E402
+    FRECHET_TEACHER,
+    GRID_PROMPTS,
+    PIXEL,
+    RECALL_TEACHER,
+    Metric,
+    cells,
+    generator_md5,
+    paired_claim,
+    verdict_text,
+)
 
-QUALITY = (Metric("frechet", "lower", "Frechet distance to held-out data"),
+# the primary measure of every figure's claim first (chosen before the claims were run): closeness to the base
+# teacher's samples
+QUALITY = (FRECHET_TEACHER, RECALL_TEACHER, Metric("frechet", "lower", "Frechet distance to held-out data"),
            Metric("adherence", "higher", "prompt adherence"),
-           Metric("cosine", "lower", "feature cosine within a prompt (lower = more diverse)"))
+           Metric("cosine", "lower", "feature cosine within a prompt (lower = more diverse)"), PIXEL)
 
 
 @dataclass(frozen=True)
@@ -70,46 +83,54 @@ def pair_grid(results: Path, figure: Figure, teacher: str, students: list[str], 
     save_figure(fig, out)
 
 
-def comparison_lines(figure: Figure, rows: dict, students: list[str]) -> list[str]:
-    """Per quality metric: both students' cells and whether their intervals separate."""
+def comparison_lines(figure: Figure, rows: dict, students: list[str], details: dict) -> list[str]:
+    """Per quality metric: both students' cells and the paired verdict of the first over the second."""
+    per_metric = details["per_metric"]
     lines = ["| measure | " + " | ".join(f"{label} (`{s}`)" for label, s in zip(figure.labels, students))
-             + " | intervals separated |", "|---|---|---|---|"]
+             + f" | `{students[0]}` better than `{students[1]}` (paired) |", "|---|---|---|---|"]
     for m in QUALITY:
         a, b = (rows[s] for s in students)
-        lines.append(f"| {m.heading} | {fmt(a[m.key])} | {fmt(b[m.key])} | {'yes' if separated(a, b, m.key) else 'no'} |")
+        lines.append(f"| {m.heading} | {fmt(a[m.key])} | {fmt(b[m.key])} | {verdict_text(per_metric[m.key])} |")
     return lines
 
 
 def write_figure(figure: Figure, params, results: Path, out: Path,
                  extra: Callable[[Path, str, list[str], list[int]], dict],
                  claims: Callable[[dict, dict, list[str]], dict], markdown: Callable[[dict], list[str]]) -> None:
-    """Measure the figure's two students (and held-out data for scale), judge its claims, write out.{md,json,png}.
-    extra(results, teacher, students, seeds): the figure's own measurements; claims(rows, extra, students) ->
-    {claim: bool};
-    markdown(data): the figure's lines between its description and the comparison table."""
+    """Measure the figure's two students (and held-out data and the base teacher for scale), judge its claims,
+    write out.{md,json,png}. extra(results, teacher, students, seeds): the figure's own measurements;
+    claims(data so far, extra, students) -> {claim: {verdict, ...}}; markdown(data): the figure's lines between
+    its description and the comparison table."""
     spec, seeds = getattr(params.evaluation, figure.name), params.students.seeds
-    raw = {s: json.loads((results / "evaluation" / spec.teacher / s / "metrics.json").read_text())
-           for s in ("real", *spec.students)}
-    rows = {s: cells(list(m["seeds"].values()), QUALITY) for s, m in raw.items()}
+    raw = {s: {spec.teacher: json.loads((results / "evaluation" / spec.teacher / s / "metrics.json").read_text())}
+           for s in ("real", "base", *spec.students)}
+    measured = with_teacher_measures(results, raw)
+    rows = {s: cells(per_teacher[spec.teacher], QUALITY) for s, per_teacher in measured.items()}
+    comparison = paired_claim(measured, [spec.teacher], *spec.students, QUALITY)[spec.teacher]
     own = extra(results, spec.teacher, spec.students, seeds)
-    data = {"rows": rows, "extra": own, "claims": claims(rows, own, spec.students), "backend": raw[spec.students[0]]["backend"],
+    data = {"rows": rows, "extra": own, "comparison": comparison,
+            "backend": raw[spec.students[0]][spec.teacher]["backend"],
             "config": {"teacher": spec.teacher, "students": {s: dict(params.students.methods[s]) for s in spec.students},
                        "seeds": seeds, "per_prompt": params.evaluation.per_prompt,
                        "distill": dict(params.students.distill)},
             "paper": figure.paper,
-            "provenance": {"git": git_revision(), "seconds": sum(r["seconds"] for r in raw.values()),
+            "provenance": {"git": git_revision(), "seconds": sum(r[spec.teacher]["seconds"] for r in raw.values()),
                            "checkpoints_md5": {k: v for s in spec.students
                                                for k, v in generator_md5(results, spec.teacher, s, seeds).items()}}}
+    data["claim_details"] = claims(data, own, spec.students)
+    data["claims"] = {name: c["verdict"] for name, c in data["claim_details"].items()}
     text = [f"# Figure {figure.number} at embedded scale: {figure.title}", "",
             f"Scale: embedded (tiny {spec.teacher} teacher, Fashion-MNIST 16x16). The two students are "
             f"`{spec.students[0]}` ({figure.labels[0]}) and `{spec.students[1]}` ({figure.labels[1]}), each distilled "
             f"with seeds {seeds} and sampled with the same prompts and noise ({params.evaluation.per_prompt} samples "
-            f"per class prompt and seed). Cells: mean [95% t-interval] over the seeds. Backend: "
-            f"{data['backend']['features']}. The paper: {figure.paper} Regenerate: "
+            f"per class prompt and seed). Cells: mean [95% t-interval] over the seeds; verdicts on the paired "
+            f"difference over seeds. Backend: {data['backend']['features']}. The paper: {figure.paper} Regenerate: "
             f"`snakemake reports/{figure.name}.md --cores 2`.", ""]
-    text += markdown(data) + [""] + comparison_lines(figure, rows, spec.students)
-    text += ["", f"Held-out data for scale: Frechet distance {fmt(rows['real']['frechet'])}, adherence "
-             f"{fmt(rows['real']['adherence'])}.", "",
+    text += markdown(data) + [""] + comparison_lines(figure, rows, spec.students, comparison)
+    text += ["", f"For scale: the base teacher's floor (two sets of its own samples) "
+             f"{fmt(rows['base']['frechet_teacher'])}; held-out data: Frechet distance to the teacher's samples "
+             f"{fmt(rows['real']['frechet_teacher'])}, to other held-out data {fmt(rows['real']['frechet'])}, "
+             f"adherence {fmt(rows['real']['adherence'])}.", "",
              f"![the two students, same noise per column, two prompts]({figure.name}.png)", "",
              f"Git revision {data['provenance']['git']}; evaluation took {data['provenance']['seconds']:.0f} s; "
              "checkpoint hashes in the JSON.", ""]
@@ -118,19 +139,25 @@ def write_figure(figure: Figure, params, results: Path, out: Path,
     pair_grid(results, figure, spec.teacher, spec.students, out.with_suffix(".png"), params.evaluation.group)
 
 
-def quality_claim(rows: dict, a: str, b: str, metric: str = "frechet") -> bool:
-    """Student a closer to the data than student b (lower mean Frechet distance)."""
-    return better(rows[a], rows[b], next(m for m in QUALITY if m.key == metric))
+def closer_to_teacher(data: dict, winner: int) -> dict:
+    """The claim that student `winner` (0 or 1, in params.yaml's order) is closer to the base teacher's samples
+    than the other: the paired comparison (first over second) on the primary measure, turned around for 1."""
+    effect = dict(data["comparison"]["effect"])
+    if winner == 1:
+        lo, hi = effect["ci95"]
+        effect.update(mean=-effect["mean"], ci95=[-hi, -lo],
+                      verdict={"held": "reversed", "reversed": "held"}.get(effect["verdict"], effect["verdict"]))
+    return {"verdict": effect["verdict"], "measure": data["comparison"]["measure"], "effect": effect}
 
 
 def quality_report(figure: Figure, claim: str, winner: int, sentence: Callable[[dict], str]):
     """The write_report of a figure whose one claim is that student `winner` (0 or 1, in params.yaml's order)
-    is closer to the data; sentence(data) states the claim."""
-    def claims(rows: dict, extra: dict, students: list[str]) -> dict:
-        return {claim: quality_claim(rows, students[winner], students[1 - winner])}
+    is closer to the base teacher's samples; sentence(data) states the claim."""
+    def claims(data: dict, extra: dict, students: list[str]) -> dict:
+        return {claim: closer_to_teacher(data, winner)}
 
     def markdown(data: dict) -> list[str]:
-        held = data["claims"][claim]
-        return [f"- {sentence(data)}: **{'held' if held else 'did NOT hold'}** here; in the paper: held (by eye)."]
+        c = data["claim_details"][claim]
+        return [f"- {sentence(data)}, on {c['measure']}: {verdict_text(c['effect'])}; in the paper: held (by eye)."]
 
     return lambda params, results, out: write_figure(figure, params, results, out, lambda *_: {}, claims, markdown)

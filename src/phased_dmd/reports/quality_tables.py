@@ -11,7 +11,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from phased_dmd.reports.tables import Metric, Table, claim, claim_lines, metric_sections, provenance_line, write_table
+from phased_dmd.reports.fidelity import with_teacher_measures
+from phased_dmd.reports.tables import (
+    FIDELITY,
+    FRECHET_TEACHER,
+    Metric,
+    Table,
+    claim_lines,
+    metric_sections,
+    paired_claim,
+    provenance_line,
+    write_table,
+)
 
 DIMENSIONS = (Metric("subject_consistency", "higher", "subject consistency"),
               Metric("temporal_flickering", "higher", "temporal flickering (higher = less flicker)"),
@@ -19,7 +30,8 @@ DIMENSIONS = (Metric("subject_consistency", "higher", "subject consistency"),
 GAPS = tuple(Metric(f"{m.key}_gap", "lower", f"{m.heading.split(' (')[0]}: distance to the base teacher's score")
              for m in DIMENSIONS)
 CLAIMS = {"phased_closer_to_base_than_sgts":
-          "Phased DMD closer to the base teacher than DMD with SGTS (smaller gap on every dimension)"}
+          "Phased DMD closer to the base teacher than DMD with SGTS (primary measure: Frechet distance to the base "
+          "teacher's samples; VBench's gaps beside it)"}
 NOT_MEASURED = ("aesthetic quality (VBench: the LAION aesthetic predictor on CLIP), imaging quality (MUSIQ) and "
                 "background consistency (CLIP features) need networks this scale does not have")
 
@@ -30,27 +42,31 @@ def quality_table(number: int, task: str, teacher: str, paper: dict[str, tuple[f
     values = {row: {teacher: {**{m.key: v for m, v in zip(DIMENSIONS, vs)},
                               **{g.key: abs(v - b) for g, v, b in zip(GAPS, vs, base)}}} for row, vs in paper.items()}
     return Table(name=f"table{number}", number=number, title=f"VBench quality of Wan2.2 {task} students",
-                 metrics=DIMENSIONS + GAPS, paper=values,
+                 metrics=DIMENSIONS + GAPS + FIDELITY, paper=values,
                  paper_metrics="VBench subject consistency (DINO), temporal flickering, motion smoothness (AMT-S)")
 
 
-def with_gaps(raw: dict) -> dict:
-    """The measurements of each seed plus, per dimension, the distance to the base teacher's score of that seed."""
-    out = {}
-    for source, per_teacher in raw.items():
-        out[source] = {}
-        for t, measured in per_teacher.items():
-            base = raw["base"][t]["seeds"]
-            out[source][t] = [{**m, **{g.key: abs(m[d.key] - base[seed][d.key]) for d, g in zip(DIMENSIONS, GAPS)}}
-                              for seed, m in measured["seeds"].items()]
-    return out
+def with_gaps(results: Path):
+    """The measurements of each seed, its fidelity to the base teacher (fidelity.py) and, per dimension, the
+    distance to the base teacher's score of that seed."""
+    def measure(raw: dict) -> dict:
+        measured = with_teacher_measures(results, raw)
+        for source, per_teacher in raw.items():
+            for t, m in per_teacher.items():
+                base = raw["base"][t]["seeds"]
+                for row, seed in zip(measured[source][t], m["seeds"]):
+                    row.update({g.key: abs(row[d.key] - base[seed][d.key]) for d, g in zip(DIMENSIONS, GAPS)})
+        return measured
+
+    return measure
 
 
 def write_quality_table(table: Table, params, results: Path, out: Path) -> None:
-    def claims(rows: dict, teachers: list[str]) -> dict:
-        if not {"phased", "sgts"} <= set(rows):
+    def claims(measured: dict, teachers: list[str]) -> dict:
+        if not {"phased", "sgts"} <= set(measured):
             return {}
-        return {"phased_closer_to_base_than_sgts": claim(table, rows, teachers, "phased", "sgts", GAPS)}
+        return {"phased_closer_to_base_than_sgts": paired_claim(measured, teachers, "phased", "sgts",
+                                                                (FRECHET_TEACHER, *GAPS), table)}
 
     def markdown(data: dict) -> str:
         cfg, backend = data["config"], data["backend"]
@@ -70,5 +86,5 @@ def write_quality_table(table: Table, params, results: Path, out: Path) -> None:
                   provenance_line(data), ""]
         return "\n".join(lines)
 
-    write_table(table, params, results, out, with_gaps, claims, markdown)
+    write_table(table, params, results, out, with_gaps(results), claims, markdown)
 

@@ -24,13 +24,14 @@ from phased_dmd.io import (  # noqa: E402
 )
 from phased_dmd.kinds import KINDS  # noqa: E402
 from phased_dmd.reports.common import fmt, git_revision  # noqa: E402
-from phased_dmd.stats import summary  # noqa: E402
+from phased_dmd.stats import paired, summary  # noqa: E402
 
 ROW_NAMES = {"real": "held-out data", "base": "base teacher, 40 steps + CFG", "dmd": "DMD, 1 step",
              "sgts": "DMD with SGTS, 4 steps", "phased": "Phased DMD, 4 steps 2 phases",
              "phased4": "Phased DMD, 4 steps 4 phases"}
-SHARES = ("adherence", "dynamic")  # shares of samples: their intervals are kept in [0, 1]
-NON_NEGATIVE = ("frechet", "fid", "fvd", "flow", "perceptual", "subject_consistency_gap", "temporal_flickering_gap",
+SHARES = ("adherence", "dynamic", "precision_teacher", "recall_teacher", "coverage_teacher", "precision_data",
+          "recall_data", "coverage_data")  # shares of samples: their intervals are kept in [0, 1]
+NON_NEGATIVE = ("frechet", "frechet_teacher", "pixel", "density_teacher", "density_data", "fid", "fvd", "flow", "perceptual", "subject_consistency_gap", "temporal_flickering_gap",
                 "motion_smoothness_gap")  # distances and magnitudes: intervals kept >= 0
 GRID_PROMPTS = (0, 3)  # T-shirt/top, Dress
 
@@ -53,6 +54,18 @@ class Table:
     metrics: tuple[Metric, ...]
     paper: dict
     paper_metrics: str  # what the paper measured, e.g. "DINOv3 cosine / LPIPS"
+
+
+PIXEL = Metric("pixel", "higher", "pixel distance within a prompt (mean pairwise RMS difference; higher = more diverse)")
+FRECHET_TEACHER = Metric("frechet_teacher", "lower", "Frechet distance to the base teacher's samples (base row: "
+                         "the floor, two independent sets of its samples)")
+RECALL_TEACHER = Metric("recall_teacher", "higher", "per-prompt recall of the base teacher's samples (how much of "
+                        "its variety a source reaches)")
+PRECISION_TEACHER = Metric("precision_teacher", "higher", "per-prompt precision against the base teacher's samples")
+COVERAGE_TEACHER = Metric("coverage_teacher", "higher", "per-prompt coverage of the base teacher's samples")
+RECALL_DATA = Metric("recall_data", "higher", "per-prompt recall of held-out data")
+COVERAGE_DATA = Metric("coverage_data", "higher", "per-prompt coverage of held-out data")
+FIDELITY = (FRECHET_TEACHER, RECALL_TEACHER, PRECISION_TEACHER, COVERAGE_TEACHER, RECALL_DATA, COVERAGE_DATA)
 
 
 def sources(table_params, scale: str = "embedded") -> list[str]:
@@ -90,45 +103,57 @@ def beats(x: float, y: float, metric: Metric) -> bool:
     return x < y if metric.better == "lower" else x > y
 
 
-def better(a: dict, b: dict, metric: Metric) -> bool:
-    """a's mean is better than b's in the metric's direction."""
-    return beats(a[metric.key]["mean"], b[metric.key]["mean"], metric)
-
-
-def separated(a: dict, b: dict, key: str) -> bool:
-    """The 95% intervals of a and b do not overlap (never, with a single seed: there is no interval)."""
-    if min(a[key]["n"], b[key]["n"]) < 2:
-        return False
-    lo_a, hi_a = a[key]["ci95"]
-    lo_b, hi_b = b[key]["ci95"]
-    return hi_a < lo_b or hi_b < lo_a
-
-
 def paper_better(table: Table, a: str, b: str, teacher: str, metric: Metric) -> bool | None:
     """Whether row a beat row b in the paper (None where the paper has no number)."""
     va, vb = (table.paper.get(r, {}).get(teacher, {}).get(metric.key) for r in (a, b))
     return None if va is None or vb is None else beats(va, vb, metric)
 
 
-def _negate(verdict: bool | None) -> bool | None:
-    return None if verdict is None else not verdict
-
-
-def claim(table: Table, rows: dict, teachers: list[str], a: str, b: str, metrics: tuple[Metric, ...],
-          strict: bool = True) -> dict:
-    """Per column: whether row a beat row b on every metric (strict) or was at least as good, here and in the
-    paper, and for which metrics the 95% intervals separate."""
+def paired_claim(measured: dict, teachers: list[str], a: str, b: str, metrics: tuple[Metric, ...],
+                 table: Table | None = None) -> dict:
+    """Per column: "row a is better than row b", judged on the paired difference a - b over the seeds (the same
+    distillation seed and sampling noise) of each metric; the claim's verdict is that of its first metric, the
+    primary measure (chosen before any claim was run), the others are shown beside it. `paper_held`: whether
+    a beat b in the paper on every metric it has a number for (None where it has none)."""
     out = {}
     for t in teachers:
-        ra, rb = rows[a][t], rows[b][t]
-        paper = [paper_better(table, a, b, t, m) if strict else _negate(paper_better(table, b, a, t, m))
-                 for m in metrics]
-        out[t] = {"held": all(better(ra, rb, m) if strict else not better(rb, ra, m) for m in metrics),
-                  "paper_held": None if None in paper else all(paper),
-                  "per_metric": {m.key: "better" if better(ra, rb, m) else "worse" if better(rb, ra, m) else "tied"
-                                 for m in metrics},
-                  "intervals_separated": {m.key: separated(ra, rb, m.key) for m in metrics}}
+        rows_a, rows_b = measured[a][t], measured[b][t]
+        per_metric = {m.key: {**paired([r[m.key] for r in rows_a], [r[m.key] for r in rows_b], m.better),
+                              "better": m.better}
+                      for m in metrics if m.key in rows_a[0]}
+        paper = [v for v in (paper_better(table, a, b, t, m) for m in metrics) if v is not None] if table else []
+        primary = metrics[0].key
+        out[t] = {"verdict": per_metric[primary]["verdict"], "measure": primary, "effect": per_metric[primary],
+                  "per_metric": per_metric, "paper_held": all(paper) if paper else None}
     return out
+
+
+def verdict_text(effect: dict) -> str:
+    """A paired verdict in words: the difference with its interval, and for undecided the smallest effect the
+    run could have seen."""
+    lo, hi = effect["ci95"]
+    text = f"**{effect['verdict']}**, difference {effect['mean']:+.4g} [{lo:+.4g}, {hi:+.4g}] (n = {effect['n']})"
+    if effect["verdict"] == "undecided" and effect["mde"] is not None:
+        text += f"; smallest effect this run could see: {effect['mde']:.3g}"
+    return text
+
+
+def claim_lines(details: dict, sentences: dict[str, str]) -> list[str]:
+    """One line per claim and column: the paired verdict on its primary measure, the other measures' verdicts,
+    and the paper's."""
+    lines = ["## Claims (paired differences over seeds)", ""]
+    for name, per_column in details.items():
+        for t, c in per_column.items():
+            paper = {True: "held", False: "did not hold", None: "no number"}[c["paper_held"]]
+            others = ", ".join(f"{k} {v['verdict']}" for k, v in c["per_metric"].items() if k != c["measure"])
+            lines.append(f"- {t}: {sentences[name]}, on {c['measure']}: {verdict_text(c['effect'])}. Other "
+                         f"measures: {others or 'none'}. In the paper: {paper}.")
+    return lines + [""]
+
+
+def column_verdicts(details: dict) -> dict:
+    """{claim: {column: verdict}}: one verdict per claim and column."""
+    return {name: {t: c["verdict"] for t, c in per_column.items()} for name, per_column in details.items()}
 
 
 def generator_md5(results: Path, teacher: str, student: str, seeds: list[int], phase: int | None = None) -> dict:
@@ -155,20 +180,6 @@ def metric_sections(table: Table, data: dict) -> list[str]:
             lines.append(f"| {ROW_NAMES.get(row, row)} | " + " | ".join(values) + " |")
         lines.append("")
     return lines
-
-
-def claim_lines(details: dict, sentences: dict[str, str]) -> list[str]:
-    """One line per claim and column: held or not here, in the paper, and where the intervals separate."""
-    lines = ["## Claims", ""]
-    for name, per_column in details.items():
-        for t, c in per_column.items():
-            paper = {True: "held", False: "did not hold", None: "no number"}[c["paper_held"]]
-            sep = [m for m, s in c["intervals_separated"].items() if s]
-            means = "; ".join(f"{verdict} on {', '.join(m for m, v in c['per_metric'].items() if v == verdict)}"
-                              for verdict in ("better", "tied", "worse") if verdict in c["per_metric"].values())
-            lines.append(f"- {t}: {sentences[name]}: **{'held' if c['held'] else 'did NOT hold'}** here ({means}); "
-                         f"in the paper: {paper}. 95% intervals separated for: {', '.join(sep) if sep else 'no measure'}.")
-    return lines + [""]
 
 
 def provenance_line(data: dict) -> str:
@@ -210,12 +221,13 @@ def sample_grid(results: Path, teachers: list[str], rows: list[str], out: Path, 
 def write_table(table: Table, params, results: Path, out: Path, per_seed: Callable[[dict], dict],
                 claims: Callable[[dict, list[str]], dict], markdown: Callable[[dict], str]) -> None:
     """Measure the table's rows (per_seed: {source: {teacher: [per-seed metric dicts]}} from the raw
-    measurements), judge its claims, and write out.{md,json,png}."""
+    measurements), judge its claims (claims(those per-seed dicts, teachers)), and write out.{md,json,png}."""
     table_params, evaluation = getattr(params.evaluation, table.name), params.evaluation
     raw = load_measurements(results, table_params, params.teachers.scale)
+    measured = per_seed(raw)
     rows = {s: {t: cells(seeds, table.metrics) for t, seeds in per_teacher.items()}
-            for s, per_teacher in per_seed(raw).items()}
-    details = claims(rows, table_params.teachers)
+            for s, per_teacher in measured.items()}
+    details = claims(measured, table_params.teachers)
     config = {"teachers": table_params.teachers,
               "students": {s: dict(params.students.methods[s]) for s in table_params.students},
               "seeds": params.students.seeds, "per_prompt": evaluation.per_prompt, "group": evaluation.group,
@@ -224,7 +236,7 @@ def write_table(table: Table, params, results: Path, out: Path, per_seed: Callab
               "distill": dict(params.students.distill),
               "per_teacher": {t: dict(v) for t, v in params.students.per_teacher.items()
                               if t in table_params.teachers}}
-    data = {"rows": rows, "claims": {k: all(c["held"] for c in v.values()) for k, v in details.items()},
+    data = {"rows": rows, "claims": column_verdicts(details),
             "claim_details": details, "backend": raw["base"][table_params.teachers[0]]["backend"], "config": config,
             "paper": {"table": table.number, "metrics": table.paper_metrics, "values": table.paper},
             "provenance": {"git": git_revision(),

@@ -46,7 +46,8 @@ def prompt_batches(info: TeacherInfo) -> Batches:
 
 
 def prompt_conditions(info: TeacherInfo, items: Tensor, labels: Tensor, per_prompt: int,
-                      gen: torch.Generator) -> tuple[Tensor, Condition]:
-    """`per_prompt` real samples of every prompt in order (from held-out items) and their conditions."""
-    idx = torch.cat([(labels == c).nonzero().squeeze(1)[:per_prompt] for c in range(len(info.prompts))])
+                      gen: torch.Generator, skip: int = 0) -> tuple[Tensor, Condition]:
+    """`per_prompt` real samples of every prompt in order (from held-out items, after the first `skip` of each
+    class: another split of them) and their conditions."""
+    idx = torch.cat([(labels == c).nonzero().squeeze(1)[skip:skip + per_prompt] for c in range(len(info.prompts))])
     return _samples(info, items, labels, idx, gen)

@@ -197,7 +197,7 @@ def teacher_info(kind: str, prompts: list[str], resolution: int, channels: int =
     spec = KINDS[kind]
     video = spec.is_video
     return TeacherInfo(kind, prompts, resolution, channels, spec.architecture, spec.task,
-                       frames if video else 1, item if video else 0, spec.boundary)
+                       frames if video else 1, item if video else 0, spec.embedded_boundary)
 
 
 def tiny_teacher(info: TeacherInfo, text_dim: int = 32, tokens: int = 4) -> FlowModel:
