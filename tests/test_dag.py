@@ -26,7 +26,8 @@ def pipeline(edit=lambda data: None, launcher="none") -> Pipeline:
 
 def test_every_report_of_the_registry_is_made_by_all():
     reports = pipeline().all_reports()
-    assert reports == [f"reports/{name}.md" for name in (*TABLES, *FIGURES, "figure2", "toy2d", "teachers", "bench")]
+    assert reports == [f"reports/{name}.md" for name in (*TABLES, *FIGURES, "figure2", "toy2d", "teachers", "bench",
+                                                          "calibration", "claims")]
 
 
 def test_the_registry_matches_the_evaluation_schema_and_dvc():
@@ -74,7 +75,7 @@ def test_a_table_reads_held_out_data_base_and_students_of_its_teachers():
     assert {p.split("/")[2] for p in inputs} == set(PARAMS.evaluation.table2.teachers)
     assert rows == {"real", "base", *PARAMS.evaluation.table2.students}
     figure = pipeline().report_inputs("figure10")
-    assert {p.split("/")[3] for p in figure} == {"real", "dmd_t100", "dmd_t600"}
+    assert {p.split("/")[3] for p in figure} == {"real", "base", *PARAMS.evaluation.figure10.students}
 
 
 def test_the_shown_students_are_those_of_the_tables_and_figures():

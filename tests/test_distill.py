@@ -88,11 +88,13 @@ def test_the_grid_shift_moves_the_phase_boundary_not_the_distribution_of_t():
     assert float((skewed < 0.3).double().mean()) == pytest.approx(0.3 / 5.2, abs=0.01)
 
 
-def test_fixed_t_applies_to_the_generator_only():
+def test_fixed_t_applies_to_the_generator_and_with_fixed_t_fake_to_the_fake_too():
     c = cfg(method="dmd", fixed_t=0.357)
     phase = plan_phases(c)[0]
     assert renoise_times(c, phase, 5, True).tolist() == [0.357] * 5
     assert len(set(renoise_times(c, phase, 5, False).tolist())) == 5
+    both = cfg(method="dmd", fixed_t=0.357, fixed_t_fake=True)
+    assert renoise_times(both, phase, 5, False).tolist() == [0.357] * 5
 
 
 @pytest.mark.parametrize(
@@ -100,7 +102,8 @@ def test_fixed_t_applies_to_the_generator_only():
     [({"method": "consistency"}, "method: expected one of ['dmd', 'sgts', 'phased']"),
      ({"num_phases": 3}, "num_phases: expected a divisor of num_steps = 4, got 3"),
      ({"interval": "overlapping"}, "interval: expected one of ['nested', 'disjoint']"),
-     ({"fixed_t": 1.2}, "fixed_t: expected a number strictly between 0 and 1")],
+     ({"fixed_t": 1.2}, "fixed_t: expected a number strictly between 0 and 1"),
+     ({"fixed_t": None, "fixed_t_fake": True}, "fixed_t_fake: expected false unless fixed_t is set")],
 )
 def test_bad_distill_settings_are_refused(kw, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):

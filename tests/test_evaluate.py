@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from phased_dmd.jobs.evaluate import measure, reference_features
+from phased_dmd.jobs.evaluate import Reference, measure, reference_features
 from phased_dmd.jobs.evaluation_config import EVALUATION_KNOBS, EvaluationRunConfig
 from phased_dmd.metrics.backends import EmbeddedBackend, PaperBackend, backend
 from phased_dmd.metrics.classifier import FeatureNet
@@ -37,10 +37,12 @@ def test_measure_gives_every_table_measure_with_either_backend(name, net, backen
     metrics = backends[name]
     assert isinstance(metrics, {"embedded": EmbeddedBackend, "paper": PaperBackend}[name])
     samples, reference = videos(gen), videos(gen, n=6)
-    result, features = measure(metrics, net, samples, torch.tensor([0, 0, 1, 1]), PROMPTS, 2,
-                               reference_features(metrics, reference))
-    assert set(result) == {"cosine", "perceptual", "adherence", "frechet", "flow", "dynamic", "subject_consistency",
-                           "temporal_flickering", "motion_smoothness"}
+    held_out = Reference(reference_features(metrics, reference), reference_features(metrics, reference[:4]),
+                         torch.tensor([0, 0, 1, 1]))
+    result, features = measure(metrics, net, samples, torch.tensor([0, 0, 1, 1]), PROMPTS, 2, held_out)
+    assert set(result) == {"cosine", "perceptual", "pixel", "adherence", "frechet", "flow", "dynamic",
+                           "subject_consistency", "temporal_flickering", "motion_smoothness", "precision_data",
+                           "recall_data", "density_data", "coverage_data"}
     assert all(math.isfinite(v) for v in result.values())
     assert -1 <= result["cosine"] <= 1 and result["perceptual"] > 0 and 0 <= result["dynamic"] <= 1
     assert all(0 <= result[k] <= 1 for k in ("subject_consistency", "temporal_flickering", "motion_smoothness"))
@@ -55,9 +57,13 @@ def test_measure_gives_every_table_measure_with_either_backend(name, net, backen
 @pytest.mark.parametrize("name", ["embedded", "paper"])
 def test_identical_samples_have_cosine_one_and_no_perceptual_distance(name, net, backends, gen):
     same = (torch.rand(1, 1, 16, 16, generator=gen) * 2 - 1).repeat(4, 1, 1, 1)  # one image four times
-    result, _ = measure(backends[name], net, same, torch.tensor([0, 0, 1, 1]), PROMPTS, 2,
-                        reference_features(backends[name], same))
+    ids = torch.tensor([0, 0, 1, 1])
+    other = torch.rand(4, 1, 16, 16, generator=gen) * 2 - 1  # four different images
+    features = reference_features(backends[name], other)
+    result, _ = measure(backends[name], net, same, ids, PROMPTS, 2, Reference(features, features, ids))
     assert result["cosine"] == pytest.approx(1.0, abs=1e-5) and result["perceptual"] == 0.0
+    assert result["pixel"] == 0.0
+    assert result["recall_data"] == 0.0  # copies of one image: k-NN balls of radius 0 hold no held-out image
 
 
 def test_the_paper_backend_stops_before_sampling_when_a_file_is_missing(tmp_path):

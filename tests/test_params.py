@@ -54,7 +54,7 @@ BAD = {
                                              "evaluation.table2.teachers[0]: expected an image teacher"),
     "figure of one student": ("evaluation.figure9.students", ["phased"],
                               "evaluation.figure9.students: expected two students to compare"),
-    "figure of an unknown student": ("evaluation.figure10.students", ["dmd", "dmd_t100"],
+    "figure of an unknown student": ("evaluation.figure10.students", ["dmd", "dmd_t999"],
                                      "evaluation.figure10.students[1]: expected a student of students.methods"),
     "diversity group": ("evaluation.group", 5, "evaluation.group: expected at least 2 and a divisor of per_prompt"),
     "unknown metric backend": ("evaluation.backend", "raft",
@@ -196,7 +196,7 @@ def test_the_shipped_students_keep_their_settings():
     assert students.settings("phased_long", "wan2.1", 1).iterations == 80
     assert students.settings("phased_disjoint", "wan2.2", 1).interval == "disjoint"
     assert students.settings("phased", "wan2.2-t2v", 1).batch_size == 8 and students.settings(
-        "phased", "wan2.2-t2v", 1).shift == 7.0
+        "phased", "wan2.2-t2v", 1).shift == 1.4
     assert students.settings("dmd_t600", "wan2.1").fixed_t == 0.6
 
 
@@ -208,3 +208,20 @@ def test_paper_scale_image_to_video_needs_one_image_per_prompt():
         load_params(data)
     data["teachers"]["images"] = ["cat.png", "dog.png"]
     assert load_params(data).teachers.images == ["cat.png", "dog.png"]
+
+
+def test_the_paper_times_map_to_the_embedded_scale_and_wan22_grids_end_phase_one_at_the_mapped_boundary():
+    """The paper's shift-5 times unshifted (METHOD.md, "Mapping"): Fig. 10's 0.357 and 0.882 are 0.1 and 0.6,
+    Wan2.2's boundaries 0.875 and 0.9 are 7/12 and 9/14; the shipped students' grids put s_1 there."""
+    from phased_dmd.jobs.student import LEVEL_TOLERANCE
+    from phased_dmd.kinds import KINDS, embedded_time, paper_time
+    from phased_dmd.method.phases import plan_phases
+
+    assert [round(embedded_time(t), 2) for t in (0.357, 0.882)] == [0.1, 0.6]
+    assert paper_time(embedded_time(0.3)) == pytest.approx(0.3)
+    assert KINDS["wan2.2-t2v"].embedded_boundary == pytest.approx(7 / 12)
+    assert KINDS["wan2.2-i2v"].embedded_boundary == pytest.approx(9 / 14)
+    students = load_params(GOOD).students
+    for kind in ("wan2.2", "wan2.2-t2v", "wan2.2-i2v"):
+        end = plan_phases(students.settings("phased", kind))[0].end_level  # float32: within jobs.student's tolerance
+        assert end == pytest.approx(KINDS[kind].embedded_boundary, abs=LEVEL_TOLERANCE)

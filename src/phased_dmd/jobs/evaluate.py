@@ -45,7 +45,7 @@ from phased_dmd.metrics.classifier import FeatureNet
 from phased_dmd.metrics.diversity import mean_pairwise_cosine, mean_pairwise_distance, pixel_distance
 from phased_dmd.metrics.frechet import feature_frechet
 from phased_dmd.metrics.motion import is_dynamic, mean_absolute_flow, motion_statistics
-from phased_dmd.metrics.prdc import per_prompt_prdc
+from phased_dmd.metrics.prdc import neighbours, per_prompt_prdc
 from phased_dmd.metrics.recognition import recognition
 from phased_dmd.metrics.video_quality import feature_consistency, motion_smoothness, temporal_flickering, to_uint8
 from phased_dmd.runs import run_main
@@ -91,7 +91,8 @@ def measure(metrics: EmbeddedBackend | PaperBackend, net: FeatureNet | None, sam
     if reference is not None:
         mean_feats = torch.stack(feats).mean(dim=0)
         result["frechet"] = feature_frechet(mean_feats.numpy(), reference.frechet.numpy())
-        against = per_prompt_prdc(reference.per_prompt, reference.prompt_ids, mean_feats, prompt_ids)
+        k = neighbours(int(torch.bincount(prompt_ids).max()))
+        against = per_prompt_prdc(reference.per_prompt, reference.prompt_ids, mean_feats, prompt_ids, k)
         result.update({f"{name}_data": value for name, value in against.items()})
     features = {"frames": torch.stack(feats, dim=1)}
     if samples.ndim == 5:

@@ -37,16 +37,17 @@ class TableParams:
 
 @dataclass
 class FigureParams:
-    """Two students of one teacher that a figure compares (same prompts and noise), in the figure's order."""
+    """Students of one teacher that a figure compares (same prompts and noise): the first two, in the figure's
+    order; any further ones are measured beside them (Fig. 10: the rest of its curve over t)."""
 
     teacher: str = MISSING
-    students: list[str] = MISSING  # two names from students.methods
+    students: list[str] = MISSING  # names from students.methods, at least two
 
     def check(self):
         yield from C.choice("teacher", self.teacher, TEACHER_KINDS)
         yield from C.non_empty_unique("students", self.students)
-        if len(self.students) != 2:
-            yield "students", "two students to compare", self.students
+        if len(self.students) < 2:
+            yield "students", "two students to compare (and any others to measure beside them)", self.students
 
 
 @dataclass

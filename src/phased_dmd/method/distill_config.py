@@ -30,6 +30,7 @@ class DistillConfig:
     interval: str = MISSING  # nested: re-noise t in (s_p, 1) | disjoint: (s_p, s_{p-1})
     critic: str = MISSING  # subinterval (Eq. 13) | naive (Fig. 2c)
     fixed_t: Optional[float] = MISSING  # generator re-noise t fixed (Fig. 10); null: sampled
+    fixed_t_fake: bool = MISSING  # with fixed_t: the fake model trains at that t too (Fig. 10's variant)
     schedule: str = MISSING  # progressive: phases one per run, earlier ones frozen | joint: all in one run, in turn
     full_backprop: bool = MISSING  # backprop through every step of the phase (memory benchmark)
     iterations: int = MISSING  # generator updates per phase
@@ -71,3 +72,5 @@ class DistillConfig:
             yield "num_phases", f"a divisor of num_steps = {self.num_steps}", self.num_phases
         if self.fixed_t is not None:
             yield from C.open_unit("fixed_t", self.fixed_t)
+        elif self.fixed_t_fake:
+            yield "fixed_t_fake", "false unless fixed_t is set (the fake trains at the generator's fixed t)", True

@@ -67,9 +67,10 @@ def phase_output(expert: Model, phase: Phase, x: Tensor, cond: Any, cfg: Distill
 
 def renoise_times(cfg: DistillConfig, phase: Phase, n: int, for_generator: bool, floor: float = 0.0,
                   generator: torch.Generator | None = None) -> Tensor:
-    """Re-noise t for phase p: reverse nested (s_p, 1) or disjoint (s_p, s_{p-1}), above `floor`; drawn for
-    a global batch of n, this process's shard of it (data_parallel)."""
-    if for_generator and cfg.fixed_t is not None:
+    """Re-noise t for phase p: reverse nested (s_p, 1) or disjoint (s_p, s_{p-1}), above `floor`, or fixed_t
+    (the generator's, and the fake's with fixed_t_fake); drawn for a global batch of n, this process's shard of
+    it (data_parallel)."""
+    if cfg.fixed_t is not None and (for_generator or cfg.fixed_t_fake):
         t = torch.full((n,), cfg.fixed_t, dtype=torch.float64)
     else:
         low = max(phase.end_level, floor)

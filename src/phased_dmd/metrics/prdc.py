@@ -17,6 +17,14 @@ import torch
 from torch import Tensor
 
 
+K = 5  # neighbours of the k-NN balls (Naeem et al. 2020 recommend 5)
+
+
+def neighbours(n: int, k: int = K) -> int:
+    """k for sets of n points per prompt: k, or n - 1 where a set has no more than k points (tiny test runs)."""
+    return max(1, min(k, n - 1))
+
+
 def _distances(a: Tensor, b: Tensor) -> Tensor:
     """Euclidean distances between the rows of a (N, D) and b (M, D) -> (N, M), in float64."""
     return torch.cdist(a.double(), b.double())

@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 from torch import Tensor
 
 from phased_dmd.metrics.frechet import feature_frechet
-from phased_dmd.metrics.prdc import per_prompt_prdc
+from phased_dmd.metrics.prdc import neighbours, per_prompt_prdc
 
 TEACHER_KEYS = ("frechet_teacher", "precision_teacher", "recall_teacher", "density_teacher", "coverage_teacher")
 
@@ -32,7 +32,7 @@ def seed_features(results: Path, teacher: str, source: str) -> tuple[dict[str, T
 
 def against_teacher(mine: Tensor, theirs: Tensor, ids: Tensor) -> dict[str, float]:
     """A set of samples against the teacher's samples of the same prompts (ids for both, in the same order)."""
-    prdc = per_prompt_prdc(theirs, ids, mine, ids)
+    prdc = per_prompt_prdc(theirs, ids, mine, ids, neighbours(int(ids.bincount().max())))
     return {"frechet_teacher": max(feature_frechet(mine.numpy(), theirs.numpy()), 0.0),
             **{f"{name}_teacher": value for name, value in prdc.items()}}
 

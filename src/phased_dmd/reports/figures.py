@@ -96,20 +96,24 @@ def comparison_lines(figure: Figure, rows: dict, students: list[str], details: d
 
 def write_figure(figure: Figure, params, results: Path, out: Path,
                  extra: Callable[[Path, str, list[str], list[int]], dict],
-                 claims: Callable[[dict, dict, list[str]], dict], markdown: Callable[[dict], list[str]]) -> None:
-    """Measure the figure's two students (and held-out data and the base teacher for scale), judge its claims,
-    write out.{md,json,png}. extra(results, teacher, students, seeds): the figure's own measurements;
-    claims(data so far, extra, students) -> {claim: {verdict, ...}}; markdown(data): the figure's lines between
-    its description and the comparison table."""
+                 claims: Callable[[dict, dict, list[str]], dict], markdown: Callable[[dict], list[str]],
+                 picture: Callable[[dict, Path, Path], None] | None = None) -> None:
+    """Measure the figure's students (and held-out data and the base teacher for scale), compare its first two,
+    judge its claims, write out.{md,json,png}. extra(results, teacher, the two students, seeds): the figure's own
+    measurements; claims(data so far, extra, the two students) -> {claim: {verdict, ...}}; markdown(data): the
+    figure's lines between its description and the comparison table; picture(data, results, png): the PNG
+    (default: the two students side by side)."""
     spec, seeds = getattr(params.evaluation, figure.name), params.students.seeds
+    pair = spec.students[:2]
     raw = {s: {spec.teacher: json.loads((results / "evaluation" / spec.teacher / s / "metrics.json").read_text())}
            for s in ("real", "base", *spec.students)}
     measured = with_teacher_measures(results, raw)
     rows = {s: cells(per_teacher[spec.teacher], QUALITY) for s, per_teacher in measured.items()}
-    comparison = paired_claim(measured, [spec.teacher], *spec.students, QUALITY)[spec.teacher]
-    own = extra(results, spec.teacher, spec.students, seeds)
-    data = {"rows": rows, "extra": own, "comparison": comparison,
-            "backend": raw[spec.students[0]][spec.teacher]["backend"],
+    comparison = paired_claim(measured, [spec.teacher], *pair, QUALITY)[spec.teacher]
+    own = extra(results, spec.teacher, pair, seeds)
+    data = {"rows": rows, "per_seed": {s: {m.key: [r[m.key] for r in per_teacher[spec.teacher]] for m in QUALITY}
+                                       for s, per_teacher in measured.items()},
+            "extra": own, "comparison": comparison, "backend": raw[pair[0]][spec.teacher]["backend"],
             "config": {"teacher": spec.teacher, "students": {s: dict(params.students.methods[s]) for s in spec.students},
                        "seeds": seeds, "per_prompt": params.evaluation.per_prompt,
                        "distill": dict(params.students.distill)},
@@ -117,16 +121,16 @@ def write_figure(figure: Figure, params, results: Path, out: Path,
             "provenance": {"git": git_revision(), "seconds": sum(r[spec.teacher]["seconds"] for r in raw.values()),
                            "checkpoints_md5": {k: v for s in spec.students
                                                for k, v in generator_md5(results, spec.teacher, s, seeds).items()}}}
-    data["claim_details"] = claims(data, own, spec.students)
+    data["claim_details"] = claims(data, own, pair)
     data["claims"] = {name: c["verdict"] for name, c in data["claim_details"].items()}
     text = [f"# Figure {figure.number} at embedded scale: {figure.title}", "",
             f"Scale: embedded (tiny {spec.teacher} teacher, Fashion-MNIST 16x16). The two students are "
-            f"`{spec.students[0]}` ({figure.labels[0]}) and `{spec.students[1]}` ({figure.labels[1]}), each distilled "
+            f"`{pair[0]}` ({figure.labels[0]}) and `{pair[1]}` ({figure.labels[1]}), each distilled "
             f"with seeds {seeds} and sampled with the same prompts and noise ({params.evaluation.per_prompt} samples "
             f"per class prompt and seed). Cells: mean [95% t-interval] over the seeds; verdicts on the paired "
             f"difference over seeds. Backend: {data['backend']['features']}. The paper: {figure.paper} Regenerate: "
             f"`snakemake reports/{figure.name}.md --cores 2`.", ""]
-    text += markdown(data) + [""] + comparison_lines(figure, rows, spec.students, comparison)
+    text += markdown(data) + [""] + comparison_lines(figure, rows, pair, comparison)
     text += ["", f"For scale: the base teacher's floor (two sets of its own samples) "
              f"{fmt(rows['base']['frechet_teacher'])}; held-out data: Frechet distance to the teacher's samples "
              f"{fmt(rows['real']['frechet_teacher'])}, to other held-out data {fmt(rows['real']['frechet'])}, "
@@ -136,7 +140,10 @@ def write_figure(figure: Figure, params, results: Path, out: Path,
              "checkpoint hashes in the JSON.", ""]
     write_json(out.with_suffix(".json"), data)
     write_text(out.with_suffix(".md"), "\n".join(text))
-    pair_grid(results, figure, spec.teacher, spec.students, out.with_suffix(".png"), params.evaluation.group)
+    if picture is None:
+        pair_grid(results, figure, spec.teacher, pair, out.with_suffix(".png"), params.evaluation.group)
+    else:
+        picture(data, results, out.with_suffix(".png"))
 
 
 def closer_to_teacher(data: dict, winner: int) -> dict:
@@ -150,14 +157,18 @@ def closer_to_teacher(data: dict, winner: int) -> dict:
     return {"verdict": effect["verdict"], "measure": data["comparison"]["measure"], "effect": effect}
 
 
-def quality_report(figure: Figure, claim: str, winner: int, sentence: Callable[[dict], str]):
+def quality_report(figure: Figure, claim: str, winner: int, sentence: Callable[[dict], str],
+                   more: Callable[[dict], list[str]] = lambda data: [],
+                   picture: Callable[[dict, Path, Path], None] | None = None):
     """The write_report of a figure whose one claim is that student `winner` (0 or 1, in params.yaml's order)
-    is closer to the base teacher's samples; sentence(data) states the claim."""
+    is closer to the base teacher's samples; sentence(data) states the claim, more(data) adds lines after it."""
     def claims(data: dict, extra: dict, students: list[str]) -> dict:
         return {claim: closer_to_teacher(data, winner)}
 
     def markdown(data: dict) -> list[str]:
         c = data["claim_details"][claim]
-        return [f"- {sentence(data)}, on {c['measure']}: {verdict_text(c['effect'])}; in the paper: held (by eye)."]
+        return [f"- {sentence(data)}, on {c['measure']}: {verdict_text(c['effect'])}; in the paper: held (by eye).",
+                *more(data)]
 
-    return lambda params, results, out: write_figure(figure, params, results, out, lambda *_: {}, claims, markdown)
+    return lambda params, results, out: write_figure(figure, params, results, out, lambda *_: {}, claims, markdown,
+                                                     picture)
