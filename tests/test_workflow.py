@@ -248,7 +248,7 @@ def test_tables_3_4_and_6_measure_motion_quality_and_distances_to_the_base_teach
 
 def test_figures_5_9_10_compare_two_students_with_the_same_noise(repo: Path):
     edit_params(repo, "evaluation", per_prompt=2, group=2,  # Fig. 10: the pair, one more t, one fake at t
-                figure10__students=["dmd_t100", "dmd_t600", "dmd_t882", "dmd_t600_fake"])
+                figure10__students=["dmd_t100", "dmd_t600", "dmd_t600_fake"])
     edit_params(repo, "students", seeds=[0, 1])  # paired over two seeds; the base floor: seed 0 against seed 1
     edit_params(repo, "students", methods__phased_long__phases={2: {"iterations": 4}})
     run(["snakemake", "reports/figure5.md", "reports/figure9.md", "reports/figure10.md", "--cores", "2"], repo)
@@ -257,9 +257,9 @@ def test_figures_5_9_10_compare_two_students_with_the_same_noise(repo: Path):
     assert -1 <= figure5["extra"]["other_noise"]["mean"] <= figure5["extra"]["same_noise"]["mean"] <= 1
     assert set(figure5["claims"]) == {"composition_kept", "detail_improved"}
     figure10 = json.loads((repo / "reports/figure10.json").read_text())
-    assert [s["fixed_t"] for s in figure10["config"]["students"].values()] == [0.1, 0.6, 0.882, 0.6]
+    assert [s["fixed_t"] for s in figure10["config"]["students"].values()] == [0.1, 0.6, 0.6]
     assert figure10["claims"]["high_t_closer_to_teacher_than_low_t"] in ("held", "reversed", "undecided")
-    assert set(figure10["rows"]) == {"real", "base", "dmd_t100", "dmd_t600", "dmd_t882", "dmd_t600_fake"}
+    assert set(figure10["rows"]) == {"real", "base", "dmd_t100", "dmd_t600", "dmd_t600_fake"}
     assert "| 0.6 | 0.882 | yes |" in (repo / "reports/figure10.md").read_text()  # the curve's fake-at-t row
     assert figure10["rows"]["base"]["frechet_teacher"]["mean"] > 0  # the floor: two sets of the teacher's samples
     figure9 = json.loads((repo / "reports/figure9.json").read_text())
