@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
 PAPER_SHIFT = 5.0  # Wan's sampling shift at 480p/720p: the paper's fixed times and boundaries are shifted by it
 
 

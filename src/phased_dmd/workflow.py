@@ -237,14 +237,14 @@ class Pipeline:
                 for f in ("metrics.json", "features.safetensors")]
 
     def calibration_points(self) -> list[str]:
-        """The base teacher of every embedded teacher at every CFG scale of evaluation.calibration."""
-        return [f"results/calibration/{t}/cfg{w:g}/metrics.json" for t in self.params.teachers.names
-                for w in self.params.evaluation.calibration.cfg_scales]
+        """The base teacher of every teacher of evaluation.calibration at every CFG scale of it."""
+        spec = self.params.evaluation.calibration
+        return [f"results/calibration/{t}/cfg{w:g}/metrics.json" for t in spec.teachers for w in spec.cfg_scales]
 
     def calibration_report_inputs(self) -> list[str]:
         """The curve's points, and the held-out data of every teacher for the scale of its measures."""
         return [*self.calibration_points(), *(f"{evaluation_dir(t, 'real')}/metrics.json"
-                                              for t in self.params.teachers.names)]
+                                              for t in self.params.evaluation.calibration.teachers)]
 
     def calibration_args(self, w) -> str:
         """The evaluation of the base teacher at the point's CFG scale, with the calibration's seeds."""

@@ -55,10 +55,12 @@ class CalibrationParams:
     """The base teacher's curve against its guidance scale (reports/calibration.md), from which the scale that the
     base row and the distillation's real score use is chosen."""
 
-    cfg_scales: list[float] = MISSING  # standard CFG scales to sample every embedded teacher with
+    teachers: list[str] = MISSING  # the embedded teachers to calibrate on
+    cfg_scales: list[float] = MISSING  # standard CFG scales to sample them with
     seeds: list[int] = MISSING  # sampling seeds per scale (sampling noise: sample_seed + s)
 
     def check(self):
+        yield from C.choices("teachers", self.teachers, TEACHER_KINDS)
         yield from C.non_empty_unique("cfg_scales", self.cfg_scales)
         for i, w in enumerate(self.cfg_scales):
             yield from C.non_negative(f"cfg_scales[{i}]", w)

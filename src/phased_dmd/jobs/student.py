@@ -40,7 +40,6 @@ from phased_dmd.runs import run_main
 from phased_dmd.teachers.data import load_items, prompt_batches, training_batches
 from phased_dmd.teachers.flow_model import Condition, FlowModel, load_teacher
 
-
 LEVEL_TOLERANCE = 1e-6  # float32 grid levels against a boundary held in float64 (7/12 is 0.58333331 in float32)
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-
 K = 5  # neighbours of the k-NN balls (Naeem et al. 2020 recommend 5)
 
 

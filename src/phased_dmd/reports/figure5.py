@@ -13,8 +13,7 @@ import numpy as np
 
 from phased_dmd.reports.common import fmt, report_main
 from phased_dmd.reports.figures import Figure, closer_to_teacher, images, samples, write_figure
-from phased_dmd.reports.tables import verdict_text
-from phased_dmd.reports.tables import generator_md5
+from phased_dmd.reports.tables import generator_md5, verdict_text
 from phased_dmd.stats import paired, summary
 
 FIGURE = Figure("figure5", 5, "the high-SNR expert after fewer vs more iterations",

@@ -13,8 +13,8 @@ from safetensors.torch import load_file
 
 from phased_dmd.metrics.frechet import feature_frechet, video_features
 from phased_dmd.reports.common import report_main
-from phased_dmd.reports.table3 import DYNAMIC, FLOW, scale_text
 from phased_dmd.reports.fidelity import with_teacher_measures
+from phased_dmd.reports.table3 import DYNAMIC, FLOW, scale_text
 from phased_dmd.reports.tables import (
     FIDELITY,
     FRECHET_TEACHER,

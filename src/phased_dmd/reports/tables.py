@@ -31,7 +31,8 @@ ROW_NAMES = {"real": "held-out data", "base": "base teacher, 40 steps + CFG", "d
              "phased4": "Phased DMD, 4 steps 4 phases"}
 SHARES = ("adherence", "dynamic", "precision_teacher", "recall_teacher", "coverage_teacher", "precision_data",
           "recall_data", "coverage_data")  # shares of samples: their intervals are kept in [0, 1]
-NON_NEGATIVE = ("frechet", "frechet_teacher", "pixel", "density_teacher", "density_data", "fid", "fvd", "flow", "perceptual", "subject_consistency_gap", "temporal_flickering_gap",
+NON_NEGATIVE = ("frechet", "frechet_teacher", "pixel", "density_teacher", "density_data", "fid", "fvd", "flow",
+                "perceptual", "subject_consistency_gap", "temporal_flickering_gap",
                 "motion_smoothness_gap")  # distances and magnitudes: intervals kept >= 0
 GRID_PROMPTS = (0, 3)  # T-shirt/top, Dress
 
@@ -56,7 +57,8 @@ class Table:
     paper_metrics: str  # what the paper measured, e.g. "DINOv3 cosine / LPIPS"
 
 
-PIXEL = Metric("pixel", "higher", "pixel distance within a prompt (mean pairwise RMS difference; higher = more diverse)")
+PIXEL = Metric("pixel", "higher",
+               "pixel distance within a prompt (mean pairwise RMS difference; higher = more diverse)")
 FRECHET_TEACHER = Metric("frechet_teacher", "lower", "Frechet distance to the base teacher's samples (base row: "
                          "the floor, two independent sets of its samples)")
 RECALL_TEACHER = Metric("recall_teacher", "higher", "per-prompt recall of the base teacher's samples (how much of "
@@ -243,7 +245,8 @@ def write_table(table: Table, params, results: Path, out: Path, per_seed: Callab
                            "seconds": sum(r["seconds"] for v in raw.values() for r in v.values()),
                            "seconds_measuring": sum(r["seconds_measuring"] for v in raw.values() for r in v.values()),
                            "checkpoints_md5": {k: v for t in table_params.teachers for s in table_params.students
-                                               for k, v in generator_md5(results, t, s, params.students.seeds).items()}}}
+                                               for k, v in generator_md5(results, t, s,
+                                                                         params.students.seeds).items()}}}
     write_json(out.with_suffix(".json"), data)
     write_text(out.with_suffix(".md"), markdown(data))
     sample_grid(results, table_params.teachers, sources(table_params, params.teachers.scale), out.with_suffix(".png"),
