@@ -188,7 +188,7 @@ def write_report(params, results: Path, out: Path) -> None:
     choice = {t: choose(points[t], real[t]) for t in teachers}
     chosen = one_scale(choice, spec.cfg_scales)
     given = {"teacher_cfg_scale": params.evaluation.teacher_cfg_scale,
-             "distill_cfg_scale": params.students.distill.cfg_scale}
+             "distill_cfg_scale": params.students.distill["cfg_scale"]}
     seconds = sum(json.loads((results / "calibration" / t / f"cfg{w:g}" / "metrics.json").read_text())["seconds"]
                   for t in teachers for w in spec.cfg_scales)
     data = {"points": points, "real": {t: {m: r[m] for m in MEASURES} for t, r in real.items()}, "rule": RULE,

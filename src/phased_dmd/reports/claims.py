@@ -101,12 +101,33 @@ def bench(data: dict, claim: Claim) -> dict[str, dict]:
 EXTRACT: dict[str, Callable[[dict, Claim], dict[str, dict]]] = {"figure2": figure2, "bench": bench}
 
 
-def collect(reports: Path) -> dict:
-    """claims.json: {"claims": {"<id>[/<column>]": {statement, verdict, effect, measure, report, paper,
-    could_change}}}."""
+def judged(data: dict, claim: Claim) -> bool:
+    """Whether the report holds paired verdicts for the claim (a report written before them has none)."""
+    if claim.report in EXTRACT:
+        return True
+    details = data.get("claim_details", {}).get(claim.key, {})
+    return "verdict" in details or all("verdict" in c for c in details.values()) and bool(details)
+
+
+def pending(reports: Path) -> dict:
+    """{claim id: why it has no verdict}: its report predates the paired verdicts (not regenerated since)."""
     out = {}
     for claim in CLAIMS:
         data = json.loads((reports / f"{claim.report}.json").read_text())
+        if not judged(data, claim):
+            out[claim.id] = {"statement": claim.statement, "report": f"reports/{claim.report}.md",
+                             "revision": data.get("provenance", {}).get("git", "unknown"), "paper": claim.paper}
+    return out
+
+
+def collect(reports: Path) -> dict:
+    """claims.json's claims: {"<id>[/<column>]": {statement, verdict, effect, measure, report, paper,
+    could_change}} of every claim whose report holds paired verdicts."""
+    out = {}
+    for claim in CLAIMS:
+        data = json.loads((reports / f"{claim.report}.json").read_text())
+        if not judged(data, claim):
+            continue
         for column, found in EXTRACT.get(claim.report, evaluated)(data, claim).items():
             out[f"{claim.id}/{column}" if column else claim.id] = {
                 "statement": claim.statement, **found, "report": f"reports/{claim.report}.md", "paper": claim.paper,
@@ -120,7 +141,7 @@ def effect_text(effect: dict) -> str:
     return text + (f"; detectable: {effect['mde']:.3g}" if effect.get("mde") is not None else "")
 
 
-def markdown(claims: dict, git: str) -> str:
+def markdown(claims: dict, waiting: dict, git: str) -> str:
     counts = {v: sum(c["verdict"] == v for c in claims.values()) for v in ("held", "reversed", "undecided")}
     lines = ["# The paper's claims at embedded scale", "",
              "Each claim of the paper (METHOD.md numbers them), the report that tests it, our verdict and the "
@@ -137,15 +158,22 @@ def markdown(claims: dict, git: str) -> str:
     for key, c in claims.items():
         lines.append(f"| [{key}]({Path(c['report']).name}) | {c['statement']} | {c['measure']} | **{c['verdict']}** "
                      f"| {effect_text(c['effect'])} | {c['paper']} | {c['could_change']} |")
+    if waiting:
+        lines += ["", "Not judged at this revision: their reports were made before the paired verdicts, with the "
+                  "earlier recipe (CFG 4, the paper's raw boundaries, 16 samples per prompt), and have not been "
+                  "regenerated since; their old verdicts are in the reports themselves.", "",
+                  "| claim | statement | report (its revision) | the paper |", "|---|---|---|---|"]
+        lines += [f"| {key} | {c['statement']} | [{c['report']}]({Path(c['report']).name}) ({c['revision']}) | "
+                  f"{c['paper']} |" for key, c in waiting.items()]
     lines += ["", f"Git revision {git}.", ""]
     return "\n".join(lines)
 
 
 def write_report(params, reports: Path, out: Path) -> None:
-    claims = collect(reports)
+    claims, waiting = collect(reports), pending(reports)
     git = git_revision()
-    write_json(out.with_suffix(".json"), {"claims": claims, "provenance": {"git": git}})
-    write_text(out.with_suffix(".md"), markdown(claims, git))
+    write_json(out.with_suffix(".json"), {"claims": claims, "pending": waiting, "provenance": {"git": git}})
+    write_text(out.with_suffix(".md"), markdown(claims, waiting, git))
 
 
 def main(argv: list[str] | None = None) -> int:
