@@ -145,7 +145,7 @@ def test_the_evaluation_measures_decoded_videos_with_the_papers_networks(hub, hu
     assert main([*common, "source=student", f"student={hub_student.parent}", f"out_dir={tmp_path / 'student'}"]) == 0
     for source in ("base", "student"):
         measured = json.loads((tmp_path / source / "metrics.json").read_text())["seeds"]["0"]
-        assert set(measured) == {"cosine", "perceptual", "flow", "dynamic", "subject_consistency",
+        assert set(measured) == {"cosine", "perceptual", "pixel", "flow", "dynamic", "subject_consistency",
                                  "temporal_flickering", "motion_smoothness"}
         assert load_file(str(tmp_path / source / "samples.safetensors"))["seed0"].shape == (4, 3, 5, 16, 32)
         assert load_file(str(tmp_path / source / "features.safetensors"))["seed0/video"].shape == (4, 400)
