@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from phased_dmd.io import save_figure, write_json, write_text  # noqa: E402
-from phased_dmd.kinds import KINDS, PAPER_SHIFT, embedded_time  # noqa: E402
+from phased_dmd.kinds import KINDS, PAPER_SHIFT, embedded_time, paper_time  # noqa: E402
 from phased_dmd.reports.common import fmt, git_revision, report_main  # noqa: E402
 from phased_dmd.stats import summary  # noqa: E402
 
@@ -55,10 +55,6 @@ def snr(t: float) -> float:
     return ((1 - t) / t) ** 2
 
 
-def shifted(u: float, k: float) -> float:
-    return k * u / (1 + (k - 1) * u)
-
-
 def time_map() -> list[dict]:
     """The paper's times, the embedded time of the same SNR (unshifted by PAPER_SHIFT), and the SNR the paper's
     time would have if used raw at the embedded scale."""
@@ -76,7 +72,7 @@ def boundaries(params) -> list[dict]:
             continue
         k = params.students.settings("phased", kind).shift
         out.append({"teacher": kind, "paper_boundary": spec.boundary, "embedded_boundary": spec.embedded_boundary,
-                    "grid_shift": k, "s_1": shifted(0.5, k)})
+                    "grid_shift": k, "s_1": paper_time(0.5, k)})
     return out
 
 

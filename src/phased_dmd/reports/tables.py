@@ -81,11 +81,6 @@ def load_measurements(results: Path, table_params, scale: str = "embedded") -> d
                 for t in table_params.teachers} for s in sources(table_params, scale)}
 
 
-def seed_measurements(raw: dict) -> dict:
-    """{source: {teacher: [the metrics of each seed]}} as the evaluation measured them."""
-    return {s: {t: list(m["seeds"].values()) for t, m in per_teacher.items()} for s, per_teacher in raw.items()}
-
-
 def cells(per_seed: list[dict], metrics: tuple[Metric, ...]) -> dict:
     """Mean, 95% interval and n over seeds, per metric measured (paper scale has no adherence and no distance
     to held-out data)."""
