@@ -12,7 +12,7 @@ from phased_dmd.runs import config_dir
 _REGISTRY = read_yaml(config_dir() / "reports.yaml")
 
 EVALUATED: dict[str, dict] = _REGISTRY["evaluated"]  # name -> {shows: table | figure, video}
-TABLES: dict[str, bool] = {name: r["video"] for name, r in EVALUATED.items() if r["shows"] == "table"}  # -> video
+TABLES: dict[str, bool | None] = {name: r["video"] for name, r in EVALUATED.items() if r["shows"] == "table"}  # -> video (None: either)
 FIGURES: tuple[str, ...] = tuple(name for name, r in EVALUATED.items() if r["shows"] == "figure")
 RUNS: tuple[str, ...] = tuple(_REGISTRY["runs"])  # reports made from runs of their own
 

@@ -85,9 +85,9 @@ class Pipeline:
         return [f"reports/{name}.md" for name in (*self.tables, *self.figures, *runs)]
 
     def claims_report_inputs(self) -> list[str]:
-        """The reports whose claims the claims page gathers (every other report but the calibration)."""
+        """The reports whose claims the claims page gathers (every other report but those of the testbed)."""
         return [f"reports/{name}.json" for name in (*self.tables, *self.figures, *RUNS)
-                if name not in ("claims", "calibration", "teachers", "toy2d")]
+                if name not in ("claims", "calibration", "convergence", "teachers", "toy2d")]
 
     def table(self, name: str):
         return getattr(self.params.evaluation, name)

@@ -84,6 +84,7 @@ class EvaluationParams:
     table4: TableParams = field(default_factory=TableParams)  # VBench quality, text-to-video (Table 4)
     table5: TableParams = field(default_factory=TableParams)  # VBench quality, image-to-video (Table 5)
     table6: TableParams = field(default_factory=TableParams)  # motion, distances to the base teacher (Table 6)
+    convergence: TableParams = field(default_factory=TableParams)  # students against generator updates
     figure5: FigureParams = field(default_factory=FigureParams)  # high-SNR expert: fewer vs more iterations
     figure9: FigureParams = field(default_factory=FigureParams)  # nested vs disjoint re-noise intervals
     figure10: FigureParams = field(default_factory=FigureParams)  # DMD with re-noise t fixed low vs high
@@ -106,7 +107,7 @@ class EvaluationParams:
             yield "group", f"at least 2 and a divisor of per_prompt ({self.per_prompt})", self.group
         for name, table in self.tables().items():
             for i, teacher in enumerate(table.teachers):
-                if teacher in KINDS and KINDS[teacher].is_video != TABLES[name]:
+                if teacher in KINDS and TABLES[name] is not None and KINDS[teacher].is_video != TABLES[name]:
                     yield (f"{name}.teachers[{i}]", "a video teacher (its motion is measured)" if TABLES[name]
                            else "an image teacher", teacher)
 

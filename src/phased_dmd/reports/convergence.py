@@ -1,0 +1,166 @@
+"""reports/convergence.{md,json,png}: are the students trained long enough? For DMD, SGTS and Phased DMD on
+an image and a video teacher: the Frechet distance to the base teacher's samples, recall of them and adherence
+against the generator updates per phase (a doubling series), each distance also as a multiple of the teacher's
+floor (two independent sets of its own samples), and whether the last doubling still changed the distance.
+
+    python -m phased_dmd.reports.convergence --params params.yaml --results results --out reports/convergence
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from phased_dmd.io import save_figure, write_json, write_text  # noqa: E402
+from phased_dmd.reports.common import fmt, git_revision, report_main  # noqa: E402
+from phased_dmd.reports.fidelity import with_teacher_measures  # noqa: E402
+from phased_dmd.reports.tables import FRECHET_TEACHER, RECALL_TEACHER, Metric, cells, load_measurements  # noqa: E402
+from phased_dmd.stats import summary  # noqa: E402
+
+METRICS = (FRECHET_TEACHER, RECALL_TEACHER, Metric("adherence", "higher", "prompt adherence"))
+CONVERGED = 0.10  # converged: the last doubling of updates changed the distance to the teacher by less than this
+NEAR_FLOOR = 3.0  # the target for the 4-step students: within this multiple of the teacher's floor
+RULE = (f"a student counts as converged when the last doubling of generator updates changed its mean Frechet "
+        f"distance to the teacher's samples by less than {CONVERGED:.0%}; the updates a method needs are the "
+        f"fewest after which the next doubling changes it by less than that; the 4-step students (SGTS, Phased) "
+        f"aim at {NEAR_FLOOR:g}x the teacher's floor or less")
+
+
+def curves(params, spec) -> dict[str, dict[str, list[tuple[int, str]]]]:
+    """{teacher: {method: [(generator updates per phase, student)], fewest updates first}} of the report's
+    students, from their merged settings (students.methods, per_teacher, distill)."""
+    out: dict[str, dict[str, list[tuple[int, str]]]] = {}
+    for t in spec.teachers:
+        for s in spec.students:
+            cfg = params.students.settings(s, t)
+            out.setdefault(t, {}).setdefault(cfg.method, []).append((cfg.iterations, s))
+    return {t: {m: sorted(points) for m, points in per.items()} for t, per in out.items()}
+
+
+def relative_change(before: list[dict], after: list[dict]) -> dict:
+    """The change of the distance to the teacher from one point of a curve to the next, per seed as a share of
+    the first ((after - before) / before), with its mean and 95% interval over the seeds."""
+    key = FRECHET_TEACHER.key
+    return summary([(a[key] - b[key]) / b[key] for b, a in zip(before, after)])
+
+
+def floor_multiple(rows: list[dict], floor: list[dict]) -> dict:
+    """The distance to the teacher's samples as a multiple of the teacher's floor, seed by seed."""
+    key = FRECHET_TEACHER.key
+    return summary([r[key] / f[key] for r, f in zip(rows, floor)])
+
+
+def enough_updates(points: list[tuple[int, str]], measured: dict) -> int | None:
+    """The fewest updates after which the next doubling changes the mean distance by less than CONVERGED
+    (None: every step of the curve still changed it)."""
+    for (n, before), (_, after) in zip(points, points[1:]):
+        if abs(relative_change(measured[before], measured[after])["mean"]) < CONVERGED:
+            return n
+    return None
+
+
+def method_summary(points: list[tuple[int, str]], measured: dict, floor: list[dict]) -> dict:
+    """One method's curve on one teacher: its cells per point, its last doubling and where it ends."""
+    curve = [{"iterations": n, "student": s, **cells(measured[s], METRICS),
+              "floor_multiple": floor_multiple(measured[s], floor)} for n, s in points]
+    (n0, s0), (n1, s1) = points[-2], points[-1]
+    change = relative_change(measured[s0], measured[s1])
+    return {"curve": curve, "last_doubling": {"from": n0, "to": n1, "change": change,
+                                              "converged": abs(change["mean"]) < CONVERGED},
+            "enough": enough_updates(points, measured), "final_floor_multiple": curve[-1]["floor_multiple"]}
+
+
+def markdown(data: dict) -> str:
+    cfg = data["config"]
+    lines = ["# Convergence of the students at embedded scale", "",
+             f"Scale: embedded (tiny teachers {', '.join(cfg['teachers'])}; Fashion-MNIST 16x16). Each student "
+             f"distilled with seeds {cfg['seeds']} at each number of generator updates per phase, sampled with the "
+             f"same prompts and noise ({cfg['per_prompt']} samples per class prompt and seed) and measured against "
+             "the base teacher's own samples of the next seed (fidelity.py). Cells: mean [95% t-interval] over the "
+             f"seeds. The rule, stated before the runs: {RULE}. The paper trains for hundreds to thousands of "
+             "updates at 14B; nothing of that transfers to the number needed here, which this report measures. "
+             "Regenerate: `snakemake reports/convergence.md --cores 2`.", ""]
+    for t, per_method in data["teachers"].items():
+        floor = data["floor"][t]
+        lines += [f"## {t}", "", f"The teacher's floor (two sets of its own samples): {fmt(floor)}.", "",
+                  "| method | updates per phase | Frechet to the teacher | x floor | recall of the teacher | "
+                  "adherence |", "|---|---|---|---|---|---|"]
+        for method, found in per_method.items():
+            lines += [f"| {method} | {p['iterations']} | {fmt(p['frechet_teacher'])} | {fmt(p['floor_multiple'])} "
+                      f"| {fmt(p['recall_teacher'])} | {fmt(p['adherence'])} |" for p in found["curve"]]
+        lines.append("")
+        for method, found in per_method.items():
+            last, multiple = found["last_doubling"], found["final_floor_multiple"]["mean"]
+            lo, hi = last["change"]["ci95"]
+            target = "" if method == "dmd" else (f"; {'within' if multiple <= NEAR_FLOOR else 'beyond'} the "
+                                                 f"{NEAR_FLOOR:g}x target")
+            lines.append(f"- {method}: {last['from']} -> {last['to']} updates changed the distance by "
+                         f"{last['change']['mean']:+.1%} [{lo:+.1%}, {hi:+.1%}]: "
+                         f"{'converged' if last['converged'] else 'not converged'}; enough: "
+                         f"{found['enough'] or 'not reached'}; ends at {multiple:.2f}x the floor{target}.")
+        lines.append("")
+    lines += [f"The recipe every other report uses (params.yaml students.distill): {cfg['recipe']}.", "",
+              "![distance to the teacher's samples against generator updates](convergence.png)", "",
+              f"Git revision {data['provenance']['git']}; evaluation took {data['provenance']['seconds']:.0f} s.", ""]
+    return "\n".join(lines)
+
+
+def picture(data: dict, out: Path) -> None:
+    """Per teacher: the distance to its samples against updates (log-log), per method, with the floor dotted
+    and the target dashed."""
+    teachers = data["teachers"]
+    fig, axes = plt.subplots(1, len(teachers), figsize=(4.5 * len(teachers), 3.5), dpi=90, squeeze=False)
+    for ax, (t, per_method) in zip(axes[0], teachers.items()):
+        for method, found in per_method.items():
+            n = [p["iterations"] for p in found["curve"]]
+            mean = [p["frechet_teacher"]["mean"] for p in found["curve"]]
+            err = [[m - p["frechet_teacher"]["ci95"][0] for m, p in zip(mean, found["curve"])],
+                   [p["frechet_teacher"]["ci95"][1] - m for m, p in zip(mean, found["curve"])]]
+            ax.errorbar(n, mean, yerr=err, fmt="o-", ms=4, capsize=2, label=method)
+        floor = data["floor"][t]["mean"]
+        ax.axhline(floor, color="k", ls=":", lw=0.8, label="teacher's floor")
+        ax.axhline(NEAR_FLOOR * floor, color="k", ls="--", lw=0.8, label=f"{NEAR_FLOOR:g}x floor")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("generator updates per phase")
+        ax.set_ylabel("Frechet distance to the teacher's samples")
+        ax.set_title(t, fontsize=10)
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, out)
+
+
+def write_report(params, results: Path, out: Path) -> None:
+    spec = params.evaluation.convergence
+    raw = load_measurements(results, spec, params.teachers.scale)
+    measured = with_teacher_measures(results, raw)
+    teachers = {t: {m: method_summary(points, {s: measured[s][t] for _, s in points}, measured["base"][t])
+                    for m, points in per.items()} for t, per in curves(params, spec).items()}
+    distill = params.students.distill
+    data = {"teachers": teachers,
+            "floor": {t: cells(measured["base"][t], (FRECHET_TEACHER,))["frechet_teacher"] for t in spec.teachers},
+            "rule": RULE,
+            "config": {"teachers": spec.teachers, "students": spec.students, "seeds": params.students.seeds,
+                       "per_prompt": params.evaluation.per_prompt,
+                       "recipe": f"{distill.iterations} updates per phase, batch {distill.batch_size} (video "
+                                 f"teachers: per_teacher), {distill.ttur} fake updates per generator update, "
+                                 f"AdamW lr {distill.lr_generator:g} / {distill.lr_fake:g}, betas "
+                                 f"({distill.beta1:g}, {distill.beta2:g}), EMA {distill.ema}"},
+            "provenance": {"git": git_revision(),
+                           "seconds": sum(r["seconds"] for v in raw.values() for r in v.values())}}
+    write_json(out.with_suffix(".json"), data)
+    write_text(out.with_suffix(".md"), markdown(data))
+    picture(data, out.with_suffix(".png"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return report_main("convergence", __doc__, write_report, argv, section=None)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
