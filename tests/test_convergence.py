@@ -37,3 +37,13 @@ def test_a_rise_counts_as_a_change_too():
     measured = {"a": rows(10, 10), "b": rows(10 * (1 + 2 * CONVERGED), 10 * (1 + 2 * CONVERGED))}
     assert enough_updates([(40, "a"), (80, "b")], measured) is None
     assert floor_multiple(rows(6, 9), rows(2, 3))["ci95"] == [3.0, 3.0]
+
+
+def test_a_curve_of_one_point_has_no_last_step():
+    found = method_summary([(80, "i80")], {"i80": rows(30, 30)}, floor=rows(10, 10))
+    assert found["last_doubling"] is None and found["enough"] is None
+    assert found["final_floor_multiple"]["mean"] == 3.0
+
+
+def test_one_sampling_seed_has_no_floor():
+    assert floor_multiple(rows(6), rows(0)) is None

@@ -56,9 +56,6 @@ BAD = {
                               "evaluation.figure9.students: expected two students to compare"),
     "figure of an unknown student": ("evaluation.figure10.students", ["dmd", "dmd_t999"],
                                      "evaluation.figure10.students[1]: expected a student of students.methods"),
-    "a convergence curve of one point": ("evaluation.convergence.students", ["dmd", "dmd_i40", "sgts"],
-                                         "evaluation.convergence.students: expected each method at two or more "
-                                         "different numbers of generator updates per phase"),
     "diversity group": ("evaluation.group", 5, "evaluation.group: expected at least 2 and a divisor of per_prompt"),
     "unknown metric backend": ("evaluation.backend", "raft",
                                "evaluation.backend: expected one of ['embedded', 'paper']"),

@@ -200,6 +200,23 @@ def test_table2_from_teachers_to_report_and_what_an_edit_reruns(repo: Path):
     assert (repo / "reports/table2.png").stat().st_size > 5_000
     assert dry_run_jobs(repo, "reports/table2.md") == []
 
+    # convergence: the same students at twice the generator updates, beside those of the table (2 per phase)
+    edit_params(repo, "students", methods__sgts_i4={"method": "sgts", "iterations": 4},
+                methods__phased_i4={"method": "phased", "num_phases": 2, "iterations": 4})
+    edit_params(repo, "evaluation", convergence__teachers=["wan2.1"],
+                convergence__students=["sgts", "sgts_i4", "phased", "phased_i4"])
+    assert dry_run_jobs(repo, "reports/convergence.md").count("student_phase") == 3  # the table's are reused
+    run(["snakemake", "reports/convergence.md", "--cores", "2"], repo)
+    convergence = json.loads((repo / "reports/convergence.json").read_text())
+    phased = convergence["teachers"]["wan2.1"]["phased"]
+    assert [p["iterations"] for p in phased["curve"]] == [2, 4] and set(convergence["teachers"]["wan2.1"]) == {
+        "sgts", "phased"}
+    assert phased["curve"][0]["frechet_teacher"] == data["rows"]["phased"]["wan2.1"]["frechet_teacher"]  # as Table 2
+    assert convergence["floor"]["wan2.1"]["mean"] == 0 and phased["curve"][0]["floor_multiple"] is None  # one seed
+    assert (phased["last_doubling"]["from"], phased["last_doubling"]["to"]) == (2, 4)
+    assert "| phased | 4 |" in (repo / "reports/convergence.md").read_text()
+    assert (repo / "reports/convergence.png").stat().st_size > 5_000
+
     report = repo / "src/phased_dmd/reports/table2.py"  # formatting: only the report reruns
     report.write_text(report.read_text() + "\n")
     assert dry_run_jobs(repo, "reports/table2.md") == ["table"]

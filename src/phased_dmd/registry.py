@@ -12,7 +12,8 @@ from phased_dmd.runs import config_dir
 _REGISTRY = read_yaml(config_dir() / "reports.yaml")
 
 EVALUATED: dict[str, dict] = _REGISTRY["evaluated"]  # name -> {shows: table | figure, video}
-TABLES: dict[str, bool | None] = {name: r["video"] for name, r in EVALUATED.items() if r["shows"] == "table"}  # -> video (None: either)
+# name -> whether its teachers are video teachers (None: either)
+TABLES: dict[str, bool | None] = {name: r["video"] for name, r in EVALUATED.items() if r["shows"] == "table"}
 FIGURES: tuple[str, ...] = tuple(name for name, r in EVALUATED.items() if r["shows"] == "figure")
 RUNS: tuple[str, ...] = tuple(_REGISTRY["runs"])  # reports made from runs of their own
 

@@ -39,27 +39,9 @@ class Params:
                 if name not in self.students.methods:
                     yield (f"evaluation.{key}.students[{i}]", f"a student of students.methods "
                            f"{list(self.students.methods)}", name)
-        yield from self.convergence_problems()
         if self.teachers.scale == "paper" and self.evaluation.backend != "paper":
             yield ("evaluation.backend", "paper when teachers.scale is paper (the embedded feature network only "
                    "knows Fashion-MNIST)", self.evaluation.backend)
-
-    def convergence_problems(self):
-        """evaluation.convergence draws a curve per method: each at two or more different numbers of generator
-        updates per phase (the students' merged `iterations`)."""
-        spec = self.evaluation.convergence
-        if not set(spec.students) <= set(self.students.methods):
-            return
-        for t in spec.teachers:
-            updates: dict[str, list[int]] = {}
-            for s in spec.students:
-                cfg = self.students.settings(s, t)
-                updates.setdefault(cfg.method, []).append(cfg.iterations)
-            for method, n in updates.items():
-                if len(set(n)) < 2 or len(set(n)) < len(n):
-                    yield ("evaluation.convergence.students", f"each method at two or more different numbers of "
-                           f"generator updates per phase (students.methods.<name>.iterations); {method} on {t} "
-                           f"has {n}", spec.students)
 
 
 @functools.lru_cache(maxsize=4)

@@ -49,9 +49,12 @@ def relative_change(before: list[dict], after: list[dict]) -> dict:
     return summary([(a[key] - b[key]) / b[key] for b, a in zip(before, after)])
 
 
-def floor_multiple(rows: list[dict], floor: list[dict]) -> dict:
-    """The distance to the teacher's samples as a multiple of the teacher's floor, seed by seed."""
+def floor_multiple(rows: list[dict], floor: list[dict]) -> dict | None:
+    """The distance to the teacher's samples as a multiple of the teacher's floor, seed by seed (None with one
+    sampling seed: the base teacher is then compared with itself, and has no floor)."""
     key = FRECHET_TEACHER.key
+    if any(f[key] == 0 for f in floor):
+        return None
     return summary([r[key] / f[key] for r, f in zip(rows, floor)])
 
 
@@ -65,14 +68,24 @@ def enough_updates(points: list[tuple[int, str]], measured: dict) -> int | None:
 
 
 def method_summary(points: list[tuple[int, str]], measured: dict, floor: list[dict]) -> dict:
-    """One method's curve on one teacher: its cells per point, its last doubling and where it ends."""
+    """One method's curve on one teacher: its cells per point, its last step (None for a curve of one point)
+    and where it ends."""
     curve = [{"iterations": n, "student": s, **cells(measured[s], METRICS),
               "floor_multiple": floor_multiple(measured[s], floor)} for n, s in points]
-    (n0, s0), (n1, s1) = points[-2], points[-1]
-    change = relative_change(measured[s0], measured[s1])
-    return {"curve": curve, "last_doubling": {"from": n0, "to": n1, "change": change,
-                                              "converged": abs(change["mean"]) < CONVERGED},
-            "enough": enough_updates(points, measured), "final_floor_multiple": curve[-1]["floor_multiple"]}
+    last = None
+    if len(points) > 1:
+        (n0, s0), (n1, s1) = points[-2], points[-1]
+        change = relative_change(measured[s0], measured[s1])
+        last = {"from": n0, "to": n1, "change": change, "converged": abs(change["mean"]) < CONVERGED}
+    return {"curve": curve, "last_doubling": last, "enough": enough_updates(points, measured),
+            "final_floor_multiple": curve[-1]["floor_multiple"]}
+
+
+def recipe(cfg) -> str:
+    """The distillation recipe of a teacher's students (its shared settings) in words."""
+    return (f"{cfg.iterations} generator updates per phase, batch {cfg.batch_size}, {cfg.ttur} fake updates per "
+            f"generator update, AdamW lr {cfg.lr_generator:g} (generator) and {cfg.lr_fake:g} (fake), betas "
+            f"({cfg.beta1:g}, {cfg.beta2:g}), EMA {cfg.ema or 'none'}")
 
 
 def markdown(data: dict) -> str:
@@ -91,20 +104,28 @@ def markdown(data: dict) -> str:
                   "| method | updates per phase | Frechet to the teacher | x floor | recall of the teacher | "
                   "adherence |", "|---|---|---|---|---|---|"]
         for method, found in per_method.items():
-            lines += [f"| {method} | {p['iterations']} | {fmt(p['frechet_teacher'])} | {fmt(p['floor_multiple'])} "
-                      f"| {fmt(p['recall_teacher'])} | {fmt(p['adherence'])} |" for p in found["curve"]]
+            lines += [f"| {method} | {p['iterations']} | {fmt(p['frechet_teacher'])} | "
+                      f"{fmt(p['floor_multiple']) if p['floor_multiple'] else '-'} | {fmt(p['recall_teacher'])} | "
+                      f"{fmt(p['adherence'])} |" for p in found["curve"]]
         lines.append("")
         for method, found in per_method.items():
-            last, multiple = found["last_doubling"], found["final_floor_multiple"]["mean"]
-            lo, hi = last["change"]["ci95"]
-            target = "" if method == "dmd" else (f"; {'within' if multiple <= NEAR_FLOOR else 'beyond'} the "
-                                                 f"{NEAR_FLOOR:g}x target")
-            lines.append(f"- {method}: {last['from']} -> {last['to']} updates changed the distance by "
-                         f"{last['change']['mean']:+.1%} [{lo:+.1%}, {hi:+.1%}]: "
-                         f"{'converged' if last['converged'] else 'not converged'}; enough: "
-                         f"{found['enough'] or 'not reached'}; ends at {multiple:.2f}x the floor{target}.")
+            last, multiple = found["last_doubling"], found["final_floor_multiple"]
+            if multiple is None:
+                ends = "no floor to compare with (one seed)"
+            else:
+                ends = f"ends at {multiple['mean']:.2f}x the floor" + ("" if method == "dmd" else (
+                    f"; {'within' if multiple['mean'] <= NEAR_FLOOR else 'beyond'} the {NEAR_FLOOR:g}x target"))
+            if last is None:
+                step = "one point only: convergence not measured"
+            else:
+                lo, hi = last["change"]["ci95"]
+                step = (f"{last['from']} -> {last['to']} updates changed the distance by {last['change']['mean']:+.1%} "
+                        f"[{lo:+.1%}, {hi:+.1%}]: {'converged' if last['converged'] else 'not converged'}; "
+                        f"enough: {found['enough'] or 'not reached'}")
+            lines.append(f"- {method}: {step}; {ends}.")
         lines.append("")
-    lines += [f"The recipe every other report uses (params.yaml students.distill): {cfg['recipe']}.", "",
+    lines += ["The recipe every other report uses (params.yaml students.distill and per_teacher): "
+              + "; ".join(f"{t}: {r}" for t, r in cfg["recipe"].items()) + ".", "",
               "![distance to the teacher's samples against generator updates](convergence.png)", "",
               f"Git revision {data['provenance']['git']}; evaluation took {data['provenance']['seconds']:.0f} s.", ""]
     return "\n".join(lines)
@@ -141,16 +162,12 @@ def write_report(params, results: Path, out: Path) -> None:
     measured = with_teacher_measures(results, raw)
     teachers = {t: {m: method_summary(points, {s: measured[s][t] for _, s in points}, measured["base"][t])
                     for m, points in per.items()} for t, per in curves(params, spec).items()}
-    distill = params.students.distill
     data = {"teachers": teachers,
             "floor": {t: cells(measured["base"][t], (FRECHET_TEACHER,))["frechet_teacher"] for t in spec.teachers},
             "rule": RULE,
             "config": {"teachers": spec.teachers, "students": spec.students, "seeds": params.students.seeds,
                        "per_prompt": params.evaluation.per_prompt,
-                       "recipe": f"{distill.iterations} updates per phase, batch {distill.batch_size} (video "
-                                 f"teachers: per_teacher), {distill.ttur} fake updates per generator update, "
-                                 f"AdamW lr {distill.lr_generator:g} / {distill.lr_fake:g}, betas "
-                                 f"({distill.beta1:g}, {distill.beta2:g}), EMA {distill.ema}"},
+                       "recipe": {t: recipe(params.students.settings(None, t)) for t in spec.teachers}},
             "provenance": {"git": git_revision(),
                            "seconds": sum(r["seconds"] for v in raw.values() for r in v.values())}}
     write_json(out.with_suffix(".json"), data)
