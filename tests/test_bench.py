@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import torch
 
 from phased_dmd.data.fashion_mnist import CLASS_NAMES
@@ -32,6 +33,12 @@ def test_bench_measures_every_method_and_reports_ratios(tmp_path):
     # gradients through all 4 steps keep 4 steps of activations; SGTS keeps one
     assert updates["full_backprop"]["peak_mb"] > 1.5 * updates["sgts"]["peak_mb"]
     assert raw["sampling"]["teacher_evaluations"] == 8 and raw["sampling"]["student_evaluations"] == 4
+    iteration = raw["iteration"]
+    assert [r["batch_size"] for r in iteration["batches"]] == [4, 8, 16, 32]
+    gflop = [r["gflop"] for r in iteration["batches"]]  # the FLOPs of an iteration grow with its batch
+    assert gflop[3] == pytest.approx(8 * gflop[0], rel=0.05) and gflop[0] > 0
+    assert all(0 < r["share_of_peak"] < 1 for r in iteration["batches"]) and iteration["peak_gflops"] > 0
+    assert iteration["two_threads"]["batch_size"] == 8
 
     write_report(None, tmp_path / "bench", tmp_path / "report")
     report = json.loads((tmp_path / "report.json").read_text())
@@ -40,4 +47,5 @@ def test_bench_measures_every_method_and_reports_ratios(tmp_path):
     assert max(ratios["phased_2"], ratios["phased_4"]) < ratios["full_backprop"]  # a phase keeps one step's
     assert set(report["generator_update"]["phased_2"]) >= {"seconds", "peak_mb", "seconds_ratio", "peak_ratio"}
     assert set(report["sampling"]) >= {"teacher_seconds", "student_seconds", "speedup"}
-    assert "| Phased DMD, 4 steps, 2 phases |" in (tmp_path / "report.md").read_text()
+    text = (tmp_path / "report.md").read_text()
+    assert "| Phased DMD, 4 steps, 2 phases |" in text and "| 32 | " in text and "share of the matmul peak" in text

@@ -8,6 +8,9 @@ peak of tensor memory allocated during one update above what was held before it 
 state and the previous gradients), from the PyTorch CPU allocator's events (torch.profiler with
 profile_memory), the largest of three updates. Phased methods: time averaged over phases, memory
 the largest phase. Sampling: the teacher's Euler sampler with CFG against the 4-step student.
+Training iteration (what a phase repeats: `ttur` fake updates, then the generator update), one-step DMD:
+its time at several batch sizes and threads, its FLOPs (torch's FlopCounterMode: matrix products and
+attention, forward and backward) and their rate as a share of the CPU's measured fp32 matmul peak.
 
     python -m phased_dmd.jobs.bench teacher_dir=results/teachers/wan2.1 out_dir=results/bench   (knobs: params.yaml)
 """
@@ -24,8 +27,9 @@ from pathlib import Path
 
 import torch
 from torch.profiler import ProfilerActivity, profile
+from torch.utils.flop_counter import FlopCounterMode
 
-from phased_dmd.engine.loop import generator_update
+from phased_dmd.engine.loop import fake_update, generator_update
 from phased_dmd.io import write_json
 from phased_dmd.jobs.bench_config import BenchRunConfig, bench_knobs
 from phased_dmd.jobs.student import phase_generator, phase_models, sample_student
@@ -56,8 +60,19 @@ def peak_allocated_mb(fn) -> float:
     return peak / 2**20
 
 
-def update_cost(teacher: FlowModel, cfg: DistillConfig, p: int, repeats: int, seed: int) -> dict:
-    """Seconds (median) and peak MiB of one generator update of phase p (earlier experts frozen)."""
+def timed(fn, repeats: int) -> list[float]:
+    """Wall seconds of each of `repeats` calls of fn."""
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def phase_updates(teacher: FlowModel, cfg: DistillConfig, p: int, seed: int):
+    """The two updates training repeats in phase p (earlier experts frozen), as callables: the generator's and
+    the fake model's, each with its AdamW."""
     phases = plan_phases(cfg)
     models = phase_models(teacher, cfg, [p], [phase_generator(teacher, phases[q]).requires_grad_(False)
                                              for q in range(p)])
@@ -65,22 +80,73 @@ def update_cost(teacher: FlowModel, cfg: DistillConfig, p: int, repeats: int, se
     prompts = len(teacher.info.prompts)
     batch = lambda n, g: (torch.randn((n, *teacher.info.shape), generator=g),  # noqa: E731
                           Condition(torch.randint(prompts, (n,), generator=g)))
-    opt = torch.optim.AdamW(models.experts[p].parameters(), cfg.lr_generator, (cfg.beta1, cfg.beta2))
-    update = lambda: generator_update(models, p, cfg, batch, gen, opt)  # noqa: E731
+    opt_g = torch.optim.AdamW(models.experts[p].parameters(), cfg.lr_generator, (cfg.beta1, cfg.beta2))
+    opt_f = torch.optim.AdamW(models.fake_of(p).parameters(), cfg.lr_fake, (cfg.beta1, cfg.beta2))
+    return (lambda: generator_update(models, p, cfg, batch, gen, opt_g),
+            lambda: fake_update(models, p, cfg, batch, gen, opt_f))
+
+
+def update_cost(teacher: FlowModel, cfg: DistillConfig, p: int, repeats: int, seed: int) -> dict:
+    """Seconds (median) and peak MiB of one generator update of phase p (earlier experts frozen)."""
+    update, _ = phase_updates(teacher, cfg, p, seed)
     update()  # warm-up: AdamW state and gradients exist from here on, as in training
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        update()
-        seconds.append(time.perf_counter() - start)
+    seconds = timed(update, repeats)
     return {"seconds": statistics.median(seconds), "repeats": seconds,
             "peak_mb": max(peak_allocated_mb(update) for _ in range(3))}
+
+
+def matmul_peak_gflops(size: int = 1024, repeats: int = 5) -> float:
+    """The CPU's fp32 matrix-product rate on the current threads (GFLOP/s): best of `repeats` products of two
+    size x size matrices, 2 size^3 FLOPs each."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    return 2 * size**3 / min(timed(lambda: a @ b, repeats)) / 1e9
+
+
+def iteration_cost(teacher: FlowModel, cfg: DistillConfig, repeats: int, seed: int) -> dict:
+    """One training iteration of one-step DMD (cfg.ttur fake updates, then the generator update): median
+    seconds, FLOPs (FlopCounterMode) and samples of the generator batch per second."""
+    generator, fake = phase_updates(teacher, cfg, 0, seed)
+
+    def iteration():
+        for _ in range(cfg.ttur):
+            fake()
+        generator()
+
+    iteration()  # warm-up
+    with FlopCounterMode(display=False) as counter:
+        iteration()
+    seconds = statistics.median(timed(iteration, repeats))
+    return {"batch_size": cfg.batch_size, "seconds": seconds, "gflop": counter.get_total_flops() / 1e9,
+            "samples_per_second": cfg.batch_size / seconds}
+
+
+def iteration_profile(teacher: FlowModel, cfg: BenchRunConfig) -> dict:
+    """Where a training iteration's time goes: its rate against the measured matmul peak at half, one, two and
+    four times the students' batch on one thread, and the students' batch on two threads."""
+    peak = matmul_peak_gflops()
+    rows = []
+    for multiple in (0.5, 1, 2, 4):
+        dc = dataclasses.replace(cfg.distill, batch_size=max(1, round(multiple * cfg.batch_size)))
+        rows.append(iteration_cost(teacher, dc, cfg.repeats, cfg.seed))
+    for row in rows:
+        row["share_of_peak"] = row["gflop"] / row["seconds"] / peak
+        print(f"bench: iteration at batch {row['batch_size']}: {row['seconds']:.3f} s, {row['gflop']:.2f} GFLOP, "
+              f"{row['share_of_peak']:.1%} of the matmul peak", flush=True)
+    torch.set_num_threads(2)
+    try:
+        dc = dataclasses.replace(cfg.distill, batch_size=cfg.batch_size)
+        two = {**iteration_cost(teacher, dc, cfg.repeats, cfg.seed), "peak_gflops": matmul_peak_gflops()}
+    finally:
+        torch.set_num_threads(1)
+    two["share_of_peak"] = two["gflop"] / two["seconds"] / two["peak_gflops"]
+    return {"peak_gflops": peak, "ttur": cfg.distill.ttur, "batches": rows, "two_threads": two}
 
 
 def generator_updates(teacher: FlowModel, cfg: BenchRunConfig) -> dict:
     out = {}
     for name, settings in VARIANTS.items():
-        dc = dataclasses.replace(cfg.distill, **settings)
+        dc = dataclasses.replace(cfg.distill, batch_size=cfg.batch_size, **settings)
         phases = [update_cost(teacher, dc, p, cfg.repeats, cfg.seed) for p in range(len(plan_phases(dc)))]
         out[name] = {"seconds": statistics.mean(c["seconds"] for c in phases),
                      "peak_mb": max(c["peak_mb"] for c in phases), "per_phase": phases}
@@ -118,6 +184,7 @@ def run(cfg: BenchRunConfig) -> None:
     result = {
         "generator_update": generator_updates(teacher, cfg),
         "sampling": sampling(teacher, cfg),
+        "iteration": iteration_profile(teacher, cfg),
         "setup": {"teacher": cfg.teacher, "teacher_parameters": params, "batch_size": cfg.batch_size,
                   "num_steps": cfg.distill.num_steps, "repeats": cfg.repeats, "samples": cfg.samples, "threads": 1,
                   "torch": torch.__version__, "machine": platform.processor() or platform.machine(),

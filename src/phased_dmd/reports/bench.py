@@ -47,6 +47,31 @@ def targets(updates: dict, sampling: dict) -> dict:
     }
 
 
+def iteration_lines(it: dict) -> list[str]:
+    """Where a training iteration's time goes: the table over batch sizes, threads, and what it means for
+    buying more updates."""
+    rows, two = it["batches"], it["two_threads"]
+    base = next(r for r in rows if r["batch_size"] == two["batch_size"])
+    big = rows[-1]
+    lines = ["## Where a training iteration's time goes", "",
+             f"One training iteration of one-step DMD ({it['ttur']} fake updates, then the generator update: what a "
+             "phase repeats), median of the repeats; FLOPs counted by torch's FlopCounterMode (matrix products and "
+             f"attention, forward and backward); the CPU's measured fp32 matmul peak: {it['peak_gflops']:.1f} GFLOP/s "
+             "on one thread (1024 x 1024 products).", "",
+             "| batch | seconds per iteration | GFLOP per iteration | GFLOP/s | share of the matmul peak | "
+             "samples per second |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['batch_size']} | {r['seconds']:.3f} | {r['gflop']:.2f} | {r['gflop'] / r['seconds']:.2f} | "
+              f"{r['share_of_peak']:.1%} | {r['samples_per_second']:.0f} |" for r in rows]
+    lines += ["", f"- Two threads at batch {two['batch_size']}: {two['seconds']:.3f} s per iteration, "
+              f"{base['seconds'] / two['seconds']:.2f}x one thread's speed ({two['share_of_peak']:.1%} of the "
+              f"two-thread peak, {two['peak_gflops']:.1f} GFLOP/s).",
+              f"- {big['batch_size'] // base['batch_size']}x the batch costs {big['seconds'] / base['seconds']:.2f}x "
+              f"the time per iteration: each sample costs {base['seconds'] / base['batch_size'] * 1e3:.1f} ms at "
+              f"batch {base['batch_size']} and {big['seconds'] / big['batch_size'] * 1e3:.1f} ms at batch "
+              f"{big['batch_size']}.", ""]
+    return lines
+
+
 def markdown(data: dict) -> str:
     setup, s = data["setup"], data["sampling"]
     lines = [
@@ -81,7 +106,8 @@ def markdown(data: dict) -> str:
     ]
     for t in data["targets"].values():
         lines.append(f"- {t['text']}: **{'held' if t['held'] else 'did NOT hold'}**.")
-    lines += ["", "![Time and peak memory of one generator update, as a ratio to one-step DMD](bench.png)", "",
+    lines += [""] + iteration_lines(data["iteration"])
+    lines += ["![Time and peak memory of one generator update, as a ratio to one-step DMD](bench.png)", "",
               f"Git revision {data['provenance']['git']}; the measurements took {data['provenance']['seconds']:.0f} s.",
               ""]
     return "\n".join(lines)
@@ -105,6 +131,7 @@ def write_report(params, results: Path, out: Path) -> None:
     raw = json.loads((results / "measurements.json").read_text())
     updates = with_ratios(raw["generator_update"])
     data = {"generator_update": updates, "sampling": raw["sampling"], "targets": targets(updates, raw["sampling"]),
+            "iteration": raw["iteration"],
             "setup": raw["setup"], "provenance": {"git": git_revision(), "seconds": raw["seconds"]}}
     plot(out.with_suffix(".png"), updates)
     write_json(out.with_suffix(".json"), data)
