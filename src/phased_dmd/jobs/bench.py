@@ -29,7 +29,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
-from phased_dmd.engine.loop import fake_update, generator_update
+from phased_dmd.engine.loop import fake_update, generator_update, optimisers
 from phased_dmd.io import write_json
 from phased_dmd.jobs.bench_config import BenchRunConfig, bench_knobs
 from phased_dmd.jobs.student import phase_generator, phase_models, sample_student
@@ -80,8 +80,7 @@ def phase_updates(teacher: FlowModel, cfg: DistillConfig, p: int, seed: int):
     prompts = len(teacher.info.prompts)
     batch = lambda n, g: (torch.randn((n, *teacher.info.shape), generator=g),  # noqa: E731
                           Condition(torch.randint(prompts, (n,), generator=g)))
-    opt_g = torch.optim.AdamW(models.experts[p].parameters(), cfg.lr_generator, (cfg.beta1, cfg.beta2))
-    opt_f = torch.optim.AdamW(models.fake_of(p).parameters(), cfg.lr_fake, (cfg.beta1, cfg.beta2))
+    opt_g, opt_f = optimisers(models, cfg)[p]
     return (lambda: generator_update(models, p, cfg, batch, gen, opt_g),
             lambda: fake_update(models, p, cfg, batch, gen, opt_f))
 
@@ -161,17 +160,9 @@ def sampling(teacher: FlowModel, cfg: BenchRunConfig) -> dict:
     student = [phase_generator(teacher, phase).eval() for phase in plan_phases(dc)]
     cond = Condition(torch.arange(cfg.samples) % len(teacher.info.prompts))
 
-    def best_of_3(fn) -> float:
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return min(times)
-
     gen = torch.Generator().manual_seed(cfg.seed)
-    t_teacher = best_of_3(lambda: sample(teacher, cond, cfg.teacher_steps, cfg.teacher_cfg_scale, generator=gen))
-    t_student = best_of_3(lambda: sample_student(student, dc, cond, gen))
+    t_teacher = min(timed(lambda: sample(teacher, cond, cfg.teacher_steps, cfg.teacher_cfg_scale, generator=gen), 3))
+    t_student = min(timed(lambda: sample_student(student, dc, cond, gen), 3))
     return {"teacher_seconds": t_teacher, "student_seconds": t_student, "speedup": t_teacher / t_student,
             "teacher_evaluations": 2 * cfg.teacher_steps, "student_evaluations": cfg.distill.num_steps}
 
