@@ -86,6 +86,23 @@ def test_the_shown_students_are_those_of_the_tables_and_figures():
     assert len(shown) == len(pairs) * len(PARAMS.students.seeds)
 
 
+def test_a_reports_own_seeds_train_and_sample_its_students_and_the_base_teacher_only():
+    def more(data):
+        data["evaluation"]["table2"]["seeds"] = [0, 1, 2, 3, 4]
+
+    dag, default = pipeline(more), PARAMS.students.seeds
+    assert dag.params.report_seeds("table2") == [0, 1, 2, 3, 4] and dag.params.report_seeds("figure10") == default
+    shown = set(dag.shown_students())
+    assert "results/students/wan2.1/phased/seed4/phase2/generator/teacher.json" in shown  # Table 2 shows it
+    assert "results/students/wan2.2/dmd/seed3/phase1/generator/teacher.json" in shown
+    assert not any("/dmd_t100/seed3/" in p or "/wan2.2-t2v/sgts/seed3/" in p for p in shown)  # others: 3 seeds
+    for source in ("base", "phased_disjoint", "phased"):  # the base teacher: the union over its reports
+        seeds = [0, 1, 2, 3, 4] if source != "phased_disjoint" else default
+        assert dag.evaluation_knobs(W(teacher="wan2.1", source=source))["seeds"] == seeds
+        assert dag.params.source_seeds("wan2.1", source) == seeds
+    assert dag.evaluation_knobs(W(teacher="wan2.2-t2v", source="base"))["seeds"] == default
+
+
 def test_paper_scale_makes_only_the_tables_of_fetched_teachers():
     def paper(data):
         data["teachers"].update(scale="paper", names=["wan2.2-t2v", "wan2.2-i2v"], prompts=["a cat"], images=["x.png"])

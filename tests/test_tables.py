@@ -1,11 +1,13 @@
 """The tables' judgement of a paper claim (paired differences over seeds), and the video features behind the
 FVD stand-in."""
 
+import json
+
 import numpy as np
 import pytest
 
 from phased_dmd.metrics.frechet import video_features
-from phased_dmd.reports.tables import Metric, Table, paired_claim
+from phased_dmd.reports.tables import Metric, Table, measurement, paired_claim
 from phased_dmd.stats import paired
 
 LOW, HIGH = Metric("fid", "lower", "fid"), Metric("flow", "higher", "flow")
@@ -56,3 +58,14 @@ def test_video_features_average_frames_and_append_motion():
     np.testing.assert_allclose(out[:, :4], frames.mean(axis=1))
     np.testing.assert_allclose(out[:, 4:], 1.0)
     assert out.shape == (2, 8)
+
+
+def test_a_report_reads_only_its_own_seeds_of_an_evaluation(tmp_path):
+    folder = tmp_path / "evaluation" / "wan2.1" / "phased"
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps({"kind": "wan2.1", "seeds": {str(s): {"recall": s / 10}
+                                                                                for s in range(5)}}))
+    kept = measurement(tmp_path, "wan2.1", "phased", [0, 2])
+    assert kept["kind"] == "wan2.1" and kept["seeds"] == {"0": {"recall": 0.0}, "2": {"recall": 0.2}}
+    with pytest.raises(ValueError, match=r"phased/metrics.json has no seeds \[7\]: rerun its evaluation"):
+        measurement(tmp_path, "wan2.1", "phased", [0, 7])

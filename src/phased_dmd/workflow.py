@@ -176,7 +176,7 @@ class Pipeline:
         return asdict(self.params.students.settings(w.student, w.teacher, int(w.phase)))
 
     def students(self, pairs: list[tuple[str, str]]) -> list[str]:
-        return [self.final_phase(t, s, seed) for t, s in pairs for seed in self.params.students.seeds]
+        return [self.final_phase(t, s, seed) for t, s in pairs for seed in self.params.source_seeds(t, s)]
 
     def all_students(self) -> list[str]:
         """Every method of students.methods for every teacher of students.teachers (`snakemake students`)."""
@@ -200,7 +200,7 @@ class Pipeline:
     def evaluated_students(self, w) -> list[str]:
         if w.source in ("real", "base"):
             return []
-        return [self.final_phase(w.teacher, w.source, seed) for seed in self.params.students.seeds]
+        return [self.final_phase(w.teacher, w.source, seed) for seed in self.params.source_seeds(w.teacher, w.source)]
 
     @staticmethod
     def evaluation_args(w) -> str:
@@ -216,7 +216,7 @@ class Pipeline:
         unused = () if w.source == "base" else BASE_SAMPLER
         knobs = {k: getattr(self.params.evaluation, k) for k in EVALUATION_KNOBS if k not in unused}
         if w.source != "real":
-            knobs["seeds"] = self.params.students.seeds
+            knobs["seeds"] = self.params.source_seeds(w.teacher, w.source)
         if w.source not in ("real", "base"):
             knobs["distill"] = asdict(self.params.students.settings(w.source, w.teacher))
         return knobs

@@ -18,8 +18,9 @@ for distances between sources (Table 6).
         student=results/students/wan2.1/phased/seed0 classifier=results/classifier/model \
         data_dir=data/fashion-mnist out_dir=results/evaluation/wan2.1/phased
 
-The knobs come from params.yaml (its evaluation section, students.seeds, and the settings of the student its
-folder names) unless the command line sets them, e.g. per_prompt=8 seeds=[0].
+The knobs come from params.yaml (its evaluation section; the seeds of every report that shows the source, or
+students.seeds; the settings of the student its folder names) unless the command line sets them, e.g.
+per_prompt=8 seeds=[0].
 """
 
 from __future__ import annotations

@@ -29,10 +29,16 @@ class TableParams:
 
     teachers: list[str] = MISSING
     students: list[str] = MISSING  # names from students.methods
+    seeds: Optional[list[int]] = None  # its distillation seeds (more where a claim is undecided) | null: students.seeds
 
     def check(self):
         yield from C.choices("teachers", self.teachers, TEACHER_KINDS)
         yield from C.non_empty_unique("students", self.students)
+        if self.seeds is not None:
+            yield from C.seeds("seeds", self.seeds)
+
+    def shown(self) -> list[str]:
+        return self.teachers
 
 
 @dataclass
@@ -42,12 +48,18 @@ class FigureParams:
 
     teacher: str = MISSING
     students: list[str] = MISSING  # names from students.methods, at least two
+    seeds: Optional[list[int]] = None  # its distillation seeds | null: students.seeds
 
     def check(self):
         yield from C.choice("teacher", self.teacher, TEACHER_KINDS)
         yield from C.non_empty_unique("students", self.students)
         if len(self.students) < 2:
             yield "students", "two students to compare (and any others to measure beside them)", self.students
+        if self.seeds is not None:
+            yield from C.seeds("seeds", self.seeds)
+
+    def shown(self) -> list[str]:
+        return [self.teacher]
 
 
 @dataclass
@@ -154,12 +166,16 @@ def evaluation_knobs(run) -> dict:
 
     params = params_of(run.params)
     knobs = {key: getattr(params.evaluation, key) for key in EVALUATION_KNOBS}
-    knobs["seeds"] = [0] if run.source == "real" else params.students.seeds
     knobs["distill"] = None
-    if run.source == "student":
+    if run.source == "real":
+        knobs["seeds"] = [0]
+    elif run.source == "base":
+        knobs["seeds"] = params.source_seeds(teacher_kind(run.teacher), "base")
+    else:
         name = Path(run.student).name
         if name not in params.students.methods:
             raise ConfigError(f"student={run.student}: its folder's name {name!r} is not a student of params.yaml "
                               f"students.methods {list(params.students.methods)}")
+        knobs["seeds"] = params.source_seeds(teacher_kind(run.teacher), name)
         knobs["distill"] = dataclasses.asdict(params.students.settings(name, teacher_kind(run.teacher)))
     return knobs

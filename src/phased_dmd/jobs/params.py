@@ -43,6 +43,19 @@ class Params:
             yield ("evaluation.backend", "paper when teachers.scale is paper (the embedded feature network only "
                    "knows Fashion-MNIST)", self.evaluation.backend)
 
+    def report_seeds(self, name: str) -> list[int]:
+        """The distillation seeds of a table or figure: its own `seeds`, or students.seeds."""
+        return getattr(self.evaluation, name).seeds or self.students.seeds
+
+    def source_seeds(self, teacher: str, source: str) -> list[int]:
+        """The seeds a student (or the base teacher) of a teacher is distilled and sampled with: every seed of
+        every report that shows it (the base teacher: every report of that teacher); students.seeds where no
+        report shows it. A report reads only its own seeds from the evaluation."""
+        shown = [self.report_seeds(name) for name, spec in {**self.evaluation.tables(),
+                                                             **self.evaluation.figures()}.items()
+                 if teacher in spec.shown() and (source == "base" or source in spec.students)]
+        return sorted(set().union(*shown)) if shown else self.students.seeds
+
 
 @functools.lru_cache(maxsize=4)
 def params_of(path: str) -> Params:

@@ -158,14 +158,15 @@ def picture(data: dict, out: Path) -> None:
 
 def write_report(params, results: Path, out: Path) -> None:
     spec = params.evaluation.convergence
-    raw = load_measurements(results, spec, params.teachers.scale)
+    seeds = params.report_seeds("convergence")
+    raw = load_measurements(results, spec, seeds, params.teachers.scale)
     measured = with_teacher_measures(results, raw)
     teachers = {t: {m: method_summary(points, {s: measured[s][t] for _, s in points}, measured["base"][t])
                     for m, points in per.items()} for t, per in curves(params, spec).items()}
     data = {"teachers": teachers,
             "floor": {t: cells(measured["base"][t], (FRECHET_TEACHER,))["frechet_teacher"] for t in spec.teachers},
             "rule": RULE,
-            "config": {"teachers": spec.teachers, "students": spec.students, "seeds": params.students.seeds,
+            "config": {"teachers": spec.teachers, "students": spec.students, "seeds": seeds,
                        "per_prompt": params.evaluation.per_prompt,
                        "recipe": {t: recipe(params.students.settings(None, t)) for t in spec.teachers}},
             "provenance": {"git": git_revision(),

@@ -43,7 +43,7 @@ def with_teacher_measures(results: Path, raw: dict) -> dict:
     out = {}
     for t in next(iter(raw.values())):
         base, ids = seed_features(results, t, "base")
-        order = list(base)
+        order = [s for s in base if s in raw["base"][t]["seeds"]]  # the report's seeds
         for source, per_teacher in raw.items():
             mine, _ = seed_features(results, t, source)
             rows = []

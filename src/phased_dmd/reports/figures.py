@@ -3,7 +3,6 @@ same prompts and noise, shown side by side, with their quality measured over see
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from phased_dmd.reports.tables import (  # noqa: E402
     Metric,
     cells,
     generator_md5,
+    measurement,
     paired_claim,
     verdict_text,
 )
@@ -103,10 +103,9 @@ def write_figure(figure: Figure, params, results: Path, out: Path,
     measurements; claims(data so far, extra, the two students) -> {claim: {verdict, ...}}; markdown(data): the
     figure's lines between its description and the comparison table; picture(data, results, png): the PNG
     (default: the two students side by side)."""
-    spec, seeds = getattr(params.evaluation, figure.name), params.students.seeds
+    spec, seeds = getattr(params.evaluation, figure.name), params.report_seeds(figure.name)
     pair = spec.students[:2]
-    raw = {s: {spec.teacher: json.loads((results / "evaluation" / spec.teacher / s / "metrics.json").read_text())}
-           for s in ("real", "base", *spec.students)}
+    raw = {s: {spec.teacher: measurement(results, spec.teacher, s, seeds)} for s in ("real", "base", *spec.students)}
     measured = with_teacher_measures(results, raw)
     rows = {s: cells(per_teacher[spec.teacher], QUALITY) for s, per_teacher in measured.items()}
     comparison = paired_claim(measured, [spec.teacher], *pair, QUALITY)[spec.teacher]

@@ -75,10 +75,23 @@ def sources(table_params, scale: str = "embedded") -> list[str]:
     return [*(["real"] if scale == "embedded" else []), "base", *table_params.students]
 
 
-def load_measurements(results: Path, table_params, scale: str = "embedded") -> dict:
-    """{source: {teacher: metrics.json}} of every source and teacher of a table."""
-    return {s: {t: json.loads((results / "evaluation" / t / s / "metrics.json").read_text())
-                for t in table_params.teachers} for s in sources(table_params, scale)}
+def measurement(results: Path, teacher: str, source: str, seeds: list[int]) -> dict:
+    """An evaluation's metrics.json with the report's seeds only (an evaluation holds every seed of every report
+    that shows its source; held-out data has one draw, seed 0)."""
+    data = json.loads((results / "evaluation" / teacher / source / "metrics.json").read_text())
+    if source == "real":
+        return data
+    missing = [s for s in seeds if str(s) not in data["seeds"]]
+    if missing:
+        raise ValueError(f"{results}/evaluation/{teacher}/{source}/metrics.json has no seeds {missing}: rerun its "
+                         "evaluation (the workflow does when a report's seeds change)")
+    return {**data, "seeds": {str(s): data["seeds"][str(s)] for s in seeds}}
+
+
+def load_measurements(results: Path, table_params, seeds: list[int], scale: str = "embedded") -> dict:
+    """{source: {teacher: metrics.json over `seeds`}} of every source and teacher of a table."""
+    return {s: {t: measurement(results, t, s, seeds) for t in table_params.teachers}
+            for s in sources(table_params, scale)}
 
 
 def cells(per_seed: list[dict], metrics: tuple[Metric, ...]) -> dict:
@@ -220,14 +233,15 @@ def write_table(table: Table, params, results: Path, out: Path, per_seed: Callab
     """Measure the table's rows (per_seed: {source: {teacher: [per-seed metric dicts]}} from the raw
     measurements), judge its claims (claims(those per-seed dicts, teachers)), and write out.{md,json,png}."""
     table_params, evaluation = getattr(params.evaluation, table.name), params.evaluation
-    raw = load_measurements(results, table_params, params.teachers.scale)
+    seeds = params.report_seeds(table.name)
+    raw = load_measurements(results, table_params, seeds, params.teachers.scale)
     measured = per_seed(raw)
     rows = {s: {t: cells(seeds, table.metrics) for t, seeds in per_teacher.items()}
             for s, per_teacher in measured.items()}
     details = claims(measured, table_params.teachers)
     config = {"teachers": table_params.teachers,
               "students": {s: dict(params.students.methods[s]) for s in table_params.students},
-              "seeds": params.students.seeds, "per_prompt": evaluation.per_prompt, "group": evaluation.group,
+              "seeds": seeds, "per_prompt": evaluation.per_prompt, "group": evaluation.group,
               "teacher_steps": evaluation.teacher_steps, "teacher_cfg_scale": evaluation.teacher_cfg_scale,
               "teacher_cfg_form": evaluation.teacher_cfg_form,
               "distill": dict(params.students.distill),
@@ -240,8 +254,7 @@ def write_table(table: Table, params, results: Path, out: Path, per_seed: Callab
                            "seconds": sum(r["seconds"] for v in raw.values() for r in v.values()),
                            "seconds_measuring": sum(r["seconds_measuring"] for v in raw.values() for r in v.values()),
                            "checkpoints_md5": {k: v for t in table_params.teachers for s in table_params.students
-                                               for k, v in generator_md5(results, t, s,
-                                                                         params.students.seeds).items()}}}
+                                               for k, v in generator_md5(results, t, s, seeds).items()}}}
     write_json(out.with_suffix(".json"), data)
     write_text(out.with_suffix(".md"), markdown(data))
     sample_grid(results, table_params.teachers, sources(table_params, params.teachers.scale), out.with_suffix(".png"),
