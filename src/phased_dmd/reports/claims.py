@@ -39,6 +39,10 @@ CLAIMS = (
     Claim("C2-sgts", "DMD with SGTS keeps more diversity than one-step DMD (the paper: no, it falls to the one-step "
           "level)", "table2", "sgts_more_diverse_than_dmd", "Table 2: 0.826 vs 0.825 (Wan2.1): equal",
           "longer distillation and more seeds"),
+    Claim("C2-renoise", "Phased DMD keeps more diversity than DMD with SGTS that re-noises between its steps (the "
+          "rule of DMD2 and Self-Forcing, which the paper's SGTS baseline cites; our `sgts` steps with Euler, as the "
+          "authors' trainer)", "table2", "phased_more_diverse_than_sgts_renoise",
+          "none: the paper does not say which rule its SGTS row uses", "longer distillation and more seeds"),
     Claim("C3", "Phased DMD keeps the motion that SGTS loses", "table3", "phased_keeps_more_motion_than_sgts",
           "Table 3: optical flow 7.57 vs 3.23 (T2V), 9.84 vs 7.87 (I2V)",
           "5-frame 16x16 clips move an item by at most 6 pixels: little motion to lose"),
@@ -110,7 +114,7 @@ def judged(data: dict, claim: Claim) -> bool:
 
 
 def pending(reports: Path) -> dict:
-    """{claim id: why it has no verdict}: its report predates the paired verdicts (not regenerated since)."""
+    """{claim id: why it has no verdict}: its report was made before the claim's test (not regenerated since)."""
     out = {}
     for claim in CLAIMS:
         data = json.loads((reports / f"{claim.report}.json").read_text())
@@ -159,9 +163,8 @@ def markdown(claims: dict, waiting: dict, git: str) -> str:
         lines.append(f"| [{key}]({Path(c['report']).name}) | {c['statement']} | {c['measure']} | **{c['verdict']}** "
                      f"| {effect_text(c['effect'])} | {c['paper']} | {c['could_change']} |")
     if waiting:
-        lines += ["", "Not judged at this revision: their reports were made before the paired verdicts, with the "
-                  "earlier recipe (CFG 4, the paper's raw boundaries, 16 samples per prompt), and have not been "
-                  "regenerated since; their old verdicts are in the reports themselves.", "",
+        lines += ["", "Not judged at this revision: their reports were made before their tests were (the paired "
+                  "verdicts, or the rows they compare) and have not been regenerated since.", "",
                   "| claim | statement | report (its revision) | the paper |", "|---|---|---|---|"]
         lines += [f"| {key} | {c['statement']} | [{c['report']}]({Path(c['report']).name}) ({c['revision']}) | "
                   f"{c['paper']} |" for key, c in waiting.items()]

@@ -45,9 +45,12 @@ DIVERSITY = (RECALL_TEACHER, *TABLE.metrics[:3])
 CLAIMS = {"phased_more_diverse_than_sgts": "Phased DMD more diverse than DMD with SGTS",
           "phased_more_diverse_than_dmd": "Phased DMD more diverse than one-step DMD",
           "sgts_more_diverse_than_dmd": "DMD with SGTS more diverse than one-step DMD (the paper: no, it falls to the "
-                                        "one-step level)"}
+                                        "one-step level)",
+          "phased_more_diverse_than_sgts_renoise": "Phased DMD more diverse than DMD with SGTS re-noising between "
+                                                   "its steps (the step rule of DMD2 and Self-Forcing)"}
 PAIRS = {"phased_more_diverse_than_sgts": ("phased", "sgts"), "phased_more_diverse_than_dmd": ("phased", "dmd"),
-         "sgts_more_diverse_than_dmd": ("sgts", "dmd")}
+         "sgts_more_diverse_than_dmd": ("sgts", "dmd"),
+         "phased_more_diverse_than_sgts_renoise": ("phased", "sgts_renoise")}
 
 
 def claims(measured: dict, teachers: list[str]) -> dict:
