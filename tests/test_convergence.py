@@ -3,7 +3,7 @@ multiple of the teacher's floor and the fewest updates after which a doubling no
 
 import pytest
 
-from phased_dmd.reports.convergence import CONVERGED, enough_updates, floor_multiple, method_summary
+from phased_dmd.reports.convergence import CONVERGED, claims_by_length, enough_updates, floor_multiple, method_summary
 
 
 def rows(*frechet: float) -> list[dict]:
@@ -19,7 +19,7 @@ def test_a_curve_that_halves_then_flattens_is_converged_where_it_flattens():
     found = method_summary(POINTS, measured, floor=rows(10, 11, 9))
     last = found["last_doubling"]
     assert (last["from"], last["to"]) == (160, 320) and last["converged"]
-    assert last["change"]["mean"] == pytest.approx((-1 / 21 - 1 / 23 - 1 / 19) / 3)
+    assert last["change"]["mean"] == pytest.approx(-3 / 63)  # the change of the mean: 21 -> 20 on average
     assert found["enough"] == 160  # 40 -> 80 and 80 -> 160 halve; 160 -> 320 moves < 10%
     assert found["final_floor_multiple"]["mean"] == pytest.approx(2.0)
     assert [p["iterations"] for p in found["curve"]] == [40, 80, 160, 320]
@@ -47,3 +47,27 @@ def test_a_curve_of_one_point_has_no_last_step():
 
 def test_one_sampling_seed_has_no_floor():
     assert floor_multiple(rows(6), rows(0)) is None
+
+
+def test_the_change_is_that_of_the_mean_not_a_mean_of_ratios():
+    """One seed near the floor must not dominate: 2 -> 4 and 20 -> 18 change the mean by 0%, not by +45%."""
+    measured = {"a": rows(2, 20), "b": rows(4, 18)}
+    found = method_summary([(80, "a"), (160, "b")], measured, floor=rows(1, 1))
+    assert found["last_doubling"]["change"]["mean"] == pytest.approx(0.0) and found["last_doubling"]["converged"]
+    assert found["last_doubling"]["change"]["ci95"][0] < 0 < found["last_doubling"]["change"]["ci95"][1]
+
+
+def test_table2s_claims_are_judged_at_every_length_all_methods_reached():
+    def recall(*values):
+        return [{"recall_teacher": v} for v in values]
+
+    per_method = {"phased": [(40, "p40"), (80, "p80")], "sgts": [(40, "s40"), (80, "s80")],
+                  "dmd": [(80, "d80"), (160, "d160")]}
+    measured = {"p40": recall(0.9, 0.8, 0.7), "s40": recall(0.8, 0.7, 0.6), "p80": recall(0.5, 0.6, 0.7),
+                "s80": recall(0.6, 0.7, 0.8), "d80": recall(0.5, 0.6, 0.7), "d160": recall(0.1, 0.1, 0.1)}
+    found = claims_by_length(per_method, measured)
+    assert set(found) == {"phased_more_diverse_than_sgts", "phased_more_diverse_than_dmd", "sgts_more_diverse_than_dmd"}
+    assert list(found["phased_more_diverse_than_sgts"]) == [80]  # the only length every method reached
+    assert found["phased_more_diverse_than_sgts"][80]["verdict"] == "reversed"
+    assert found["sgts_more_diverse_than_dmd"][80]["verdict"] == "held"
+    assert found["phased_more_diverse_than_dmd"][80]["mean"] == pytest.approx(0.0)

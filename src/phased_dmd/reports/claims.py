@@ -33,12 +33,15 @@ CLAIMS = (
           "move the ratios, not the sign"),
     Claim("C2", "Phased DMD keeps more diversity than DMD with SGTS", "table2", "phased_more_diverse_than_sgts",
           "Table 2: DINOv3 cosine 0.782 vs 0.826 (Wan2.1), 0.768 vs 0.828 (Wan2.2); Qwen-Image reversed (0.958 vs "
-          "0.941)", "longer distillation (students not yet shown converged) and more seeds"),
+          "0.941)", "more seeds, another teacher or the training length (convergence.md judges it on wan2.1 at 40 "
+          "to 320 updates)"),
     Claim("C2-dmd", "Phased DMD keeps more diversity than one-step DMD", "table2", "phased_more_diverse_than_dmd",
-          "Table 2: DINOv3 cosine 0.782 vs 0.825 (Wan2.1 only)", "longer distillation and more seeds"),
+          "Table 2: DINOv3 cosine 0.782 vs 0.825 (Wan2.1 only)", "longer distillation: one-step DMD's recall still "
+          "rises with updates on wan2.1 and the gap shrinks (convergence.md judges it at 40 to 320 updates)"),
     Claim("C2-sgts", "DMD with SGTS keeps more diversity than one-step DMD (the paper: no, it falls to the one-step "
           "level)", "table2", "sgts_more_diverse_than_dmd", "Table 2: 0.826 vs 0.825 (Wan2.1): equal",
-          "longer distillation and more seeds"),
+          "longer distillation: the gap shrinks as one-step DMD's recall rises with updates (convergence.md "
+          "judges it on wan2.1 at 40 to 320 updates)"),
     Claim("C2-renoise", "Phased DMD keeps more diversity than DMD with SGTS that re-noises between its steps (the "
           "rule of DMD2 and Self-Forcing, which the paper's SGTS baseline cites; our `sgts` steps with Euler, as the "
           "authors' trainer)", "table2", "phased_more_diverse_than_sgts_renoise",
@@ -58,7 +61,8 @@ CLAIMS = (
           "the time map (calibration.md): with the paper's raw times the verdict reverses at this resolution"),
     Claim("C8", "Phased DMD stays closer to the base model than SGTS (text-to-video)", "table4",
           "phased_closer_to_base_than_sgts", "Table 4: VBench dimensions closer to the base (text-to-video)",
-          "VBench's own networks (aesthetic, imaging quality) are absent at this scale"),
+          "longer distillation: on the image teacher SGTS's distance to the teacher still falls after 80 updates, "
+          "Phased's does not (convergence.md); VBench's own networks are absent at this scale"),
     Claim("C8-i2v", "Phased DMD stays closer to the base model than SGTS (image-to-video)", "table5",
           "phased_closer_to_base_than_sgts", "Table 5: VBench dimensions closer to the base (image-to-video)",
           "VBench's own networks (aesthetic, imaging quality) are absent at this scale"),

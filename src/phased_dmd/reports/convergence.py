@@ -19,8 +19,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 from phased_dmd.io import save_figure, write_json, write_text  # noqa: E402
 from phased_dmd.reports.common import fmt, git_revision, report_main  # noqa: E402
 from phased_dmd.reports.fidelity import with_teacher_measures  # noqa: E402
+from phased_dmd.reports.table2 import CLAIMS, DIVERSITY, PAIRS  # noqa: E402
 from phased_dmd.reports.tables import FRECHET_TEACHER, RECALL_TEACHER, Metric, cells, load_measurements  # noqa: E402
-from phased_dmd.stats import summary  # noqa: E402
+from phased_dmd.stats import paired, summary  # noqa: E402
 
 METRICS = (FRECHET_TEACHER, RECALL_TEACHER, Metric("adherence", "higher", "prompt adherence"))
 CONVERGED = 0.10  # converged: the last doubling of updates changed the distance to the teacher by less than this
@@ -43,10 +44,13 @@ def curves(params, spec) -> dict[str, dict[str, list[tuple[int, str]]]]:
 
 
 def relative_change(before: list[dict], after: list[dict]) -> dict:
-    """The change of the distance to the teacher from one point of a curve to the next, per seed as a share of
-    the first ((after - before) / before), with its mean and 95% interval over the seeds."""
+    """The change of the mean distance to the teacher from one point of a curve to the next, as a share of the
+    first mean: the paired difference after - before over the seeds (mean and 95% interval) over the mean before
+    (the rule's words; a mean of per-seed ratios would let one seed with a small distance dominate)."""
     key = FRECHET_TEACHER.key
-    return summary([(a[key] - b[key]) / b[key] for b, a in zip(before, after)])
+    change = summary([a[key] - b[key] for b, a in zip(before, after)])
+    scale = summary([b[key] for b in before])["mean"]
+    return {"mean": change["mean"] / scale, "ci95": [v / scale for v in change["ci95"]], "n": change["n"]}
 
 
 def floor_multiple(rows: list[dict], floor: list[dict]) -> dict | None:
@@ -79,6 +83,18 @@ def method_summary(points: list[tuple[int, str]], measured: dict, floor: list[di
         last = {"from": n0, "to": n1, "change": change, "converged": abs(change["mean"]) < CONVERGED}
     return {"curve": curve, "last_doubling": last, "enough": enough_updates(points, measured),
             "final_floor_multiple": curve[-1]["floor_multiple"]}
+
+
+def claims_by_length(per_method: dict[str, list[tuple[int, str]]], measured: dict) -> dict:
+    """Table 2's paired claims between these methods, on its primary measure, at every number of updates that
+    all of them were trained to: {claim: {updates: paired difference and verdict}}. Whether a verdict depends
+    on how long the students trained (the claims themselves are judged in Table 2, at the recipe)."""
+    student = {m: dict(points) for m, points in per_method.items()}
+    lengths = sorted(set.intersection(*(set(s) for s in student.values())))
+    key, better = DIVERSITY[0].key, DIVERSITY[0].better
+    return {name: {n: paired([r[key] for r in measured[student[a][n]]], [r[key] for r in measured[student[b][n]]],
+                             better) for n in lengths}
+            for name, (a, b) in PAIRS.items() if a in student and b in student}
 
 
 def recipe(cfg) -> str:
@@ -124,6 +140,18 @@ def markdown(data: dict) -> str:
                         f"enough: {found['enough'] or 'not reached'}")
             lines.append(f"- {method}: {step}; {ends}.")
         lines.append("")
+        by_length = data["claims_by_length"][t]
+        if by_length:
+            lengths = list(next(iter(by_length.values())))
+            lines += [f"Table 2's claims on this teacher at each number of updates (paired difference of "
+                      f"{DIVERSITY[0].key} over the seeds, 95% interval; the claims are judged in Table 2 at the "
+                      "recipe):", "", "| claim | " + " | ".join(f"{n} updates" for n in lengths) + " |",
+                      "|---|" + "---|" * len(lengths)]
+            for name, per_n in by_length.items():
+                lines.append(f"| {CLAIMS[name]} | " + " | ".join(
+                    f"{d['verdict']} {d['mean']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
+                    for d in per_n.values()) + " |")
+            lines.append("")
     lines += ["The recipe every other report uses (params.yaml students.distill and per_teacher): "
               + "; ".join(f"{t}: {r}" for t, r in cfg["recipe"].items()) + ".", "",
               "![distance to the teacher's samples against generator updates](convergence.png)", "",
@@ -164,6 +192,9 @@ def write_report(params, results: Path, out: Path) -> None:
     teachers = {t: {m: method_summary(points, {s: measured[s][t] for _, s in points}, measured["base"][t])
                     for m, points in per.items()} for t, per in curves(params, spec).items()}
     data = {"teachers": teachers,
+            "claims_by_length": {t: claims_by_length(per, {s: measured[s][t] for _, s in
+                                                           (p for points in per.values() for p in points)})
+                                 for t, per in curves(params, spec).items()},
             "floor": {t: cells(measured["base"][t], (FRECHET_TEACHER,))["frechet_teacher"] for t in spec.teachers},
             "rule": RULE,
             "config": {"teachers": spec.teachers, "students": spec.students, "seeds": seeds,
