@@ -189,12 +189,12 @@ def write_report(params, results: Path, out: Path) -> None:
     seeds = params.report_seeds("convergence")
     raw = load_measurements(results, spec, seeds, params.teachers.scale)
     measured = with_teacher_measures(results, raw)
+    per_teacher = curves(params, spec)
     teachers = {t: {m: method_summary(points, {s: measured[s][t] for _, s in points}, measured["base"][t])
-                    for m, points in per.items()} for t, per in curves(params, spec).items()}
+                    for m, points in per.items()} for t, per in per_teacher.items()}
     data = {"teachers": teachers,
-            "claims_by_length": {t: claims_by_length(per, {s: measured[s][t] for _, s in
-                                                           (p for points in per.values() for p in points)})
-                                 for t, per in curves(params, spec).items()},
+            "claims_by_length": {t: claims_by_length(per, {s: measured[s][t] for s in spec.students})
+                                 for t, per in per_teacher.items()},
             "floor": {t: cells(measured["base"][t], (FRECHET_TEACHER,))["frechet_teacher"] for t in spec.teachers},
             "rule": RULE,
             "config": {"teachers": spec.teachers, "students": spec.students, "seeds": seeds,

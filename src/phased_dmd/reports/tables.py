@@ -236,7 +236,7 @@ def write_table(table: Table, params, results: Path, out: Path, per_seed: Callab
     seeds = params.report_seeds(table.name)
     raw = load_measurements(results, table_params, seeds, params.teachers.scale)
     measured = per_seed(raw)
-    rows = {s: {t: cells(seeds, table.metrics) for t, seeds in per_teacher.items()}
+    rows = {s: {t: cells(seed_rows, table.metrics) for t, seed_rows in per_teacher.items()}
             for s, per_teacher in measured.items()}
     details = claims(measured, table_params.teachers)
     config = {"teachers": table_params.teachers,
