@@ -53,6 +53,21 @@ rule calibration_report:  # the base teachers against the CFG scale, and the tim
         "{PYTHON} -m phased_dmd.reports.calibration --params params.yaml --results results --out reports/calibration"
 
 
+rule paper_scale_report:  # the cost model: the paper's transformers on the meta device (CPU, minutes)
+    input:
+        "configs/paper_scale.yaml",
+        "src/phased_dmd/reports/paper_scale.py",
+        "src/phased_dmd/cost",
+    output:
+        md="reports/paper_scale.md",
+        json="reports/paper_scale.json",
+        png="reports/paper_scale.png",
+    params:
+        knobs=lambda w: PIPELINE.paper_scale_knobs(),  # reruns it when params.yaml's paper_scale or the recipe changes
+    shell:
+        "{PYTHON} -m phased_dmd.reports.paper_scale --params params.yaml --out reports/paper_scale"
+
+
 rule claims_report:  # every claim of the paper with its verdict, from the other reports
     input:
         PIPELINE.claims_report_inputs(),

@@ -27,7 +27,7 @@ def pipeline(edit=lambda data: None, launcher="none") -> Pipeline:
 def test_every_report_of_the_registry_is_made_by_all():
     reports = pipeline().all_reports()
     assert reports == [f"reports/{name}.md" for name in (*TABLES, *FIGURES, "figure2", "toy2d", "teachers", "bench",
-                                                          "calibration", "claims")]
+                                                          "calibration", "paper_scale", "claims")]
 
 
 def test_the_registry_matches_the_evaluation_schema_and_dvc():

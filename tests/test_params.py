@@ -92,6 +92,8 @@ BAD = {
     "negative seed": ("students.seeds", [0, -1], "students.seeds[1]: expected a number >= 0, got -1"),
     "repeated report seed": ("evaluation.table2.seeds", [0, 1, 1],
                              "evaluation.table2.seeds: expected a non-empty list without repeats, got [0, 1, 1]"),
+    "mfu above one": ("paper_scale.mfu", 1.5, "paper_scale.mfu: expected a share in (0, 1], got 1.5"),
+    "no lora target": ("paper_scale.lora_targets", [], "paper_scale.lora_targets: expected a non-empty list"),
     "negative figure seed": ("evaluation.figure9.seeds", [3, -4],
                              "evaluation.figure9.seeds[1]: expected a number >= 0, got -4"),
     "fractional seed": ("students.seeds", [0, 1.5], "students.seeds[1]: Value '1.5' of type 'float' could not be"),
@@ -217,7 +219,7 @@ def test_paper_scale_image_to_video_needs_one_image_per_prompt():
 def test_the_paper_times_map_to_the_embedded_scale_and_wan22_grids_end_phase_one_at_the_mapped_boundary():
     """The paper's shift-5 times unshifted (METHOD.md, "Mapping"): Fig. 10's 0.357 and 0.882 are 0.1 and 0.6,
     Wan2.2's boundaries 0.875 and 0.9 are 7/12 and 9/14; the shipped students' grids put s_1 there."""
-    from phased_dmd.jobs.student import LEVEL_TOLERANCE
+    from phased_dmd.method.grids import LEVEL_TOLERANCE
     from phased_dmd.kinds import KINDS, embedded_time, paper_time
     from phased_dmd.method.phases import plan_phases
 

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from phased_dmd.config import ConfigError
+from phased_dmd.cost.config import PAPER_TABLES
 from phased_dmd.data.fashion_mnist import FILES as FASHION_MNIST_FILES
 from phased_dmd.jobs.evaluation_config import BASE_SAMPLER, EVALUATION_KNOBS
 from phased_dmd.jobs.launch import CLUSTERS
@@ -87,7 +88,7 @@ class Pipeline:
     def claims_report_inputs(self) -> list[str]:
         """The reports whose claims the claims page gathers (every other report but those of the testbed)."""
         return [f"reports/{name}.json" for name in (*self.tables, *self.figures, *RUNS)
-                if name not in ("claims", "calibration", "convergence", "teachers", "toy2d")]
+                if name not in ("claims", "calibration", "convergence", "paper_scale", "teachers", "toy2d")]
 
     def table(self, name: str):
         return getattr(self.params.evaluation, name)
@@ -266,6 +267,14 @@ class Pipeline:
 
     def bench_knobs(self) -> dict:
         return asdict(self.params.bench)
+
+    def paper_scale_knobs(self) -> dict:
+        """What the cost model reads from params.yaml: its assumptions and the recipe of every student of the
+        paper's tables (reports/paper_scale.py)."""
+        recipes = {f"{kind}/{student}": asdict(self.params.students.settings(student, kind))
+                   for name in PAPER_TABLES for kind in self.table(name).teachers
+                   for student in (*self.table(name).students, "phased")}
+        return {"paper_scale": asdict(self.params.paper_scale), "recipes": recipes}
 
     def figure2_knobs(self) -> dict:
         return section_knobs(self.params.figure2)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from phased_dmd.config import ConfigError, build, read_yaml
+from phased_dmd.cost.config import PaperScaleParams
 from phased_dmd.data.config import DataParams
 from phased_dmd.jobs.bench_config import BenchParams
 from phased_dmd.jobs.evaluation_config import EvaluationParams
@@ -27,6 +28,7 @@ class Params:
     students: StudentsParams = field(default_factory=StudentsParams)
     evaluation: EvaluationParams = field(default_factory=EvaluationParams)
     bench: BenchParams = field(default_factory=BenchParams)
+    paper_scale: PaperScaleParams = field(default_factory=PaperScaleParams)
     figure2: Figure2Params = field(default_factory=Figure2Params)
     toy2d: Toy2dParams = field(default_factory=Toy2dParams)
 

@@ -33,6 +33,7 @@ from phased_dmd.engine.device import compute_device, model_device
 from phased_dmd.engine.loop import PhaseModels, train_phase
 from phased_dmd.jobs.student_config import StudentRunConfig, student_knobs
 from phased_dmd.method.distill_config import DistillConfig
+from phased_dmd.method import grids
 from phased_dmd.method.grids import Phase
 from phased_dmd.method.phases import plan_phases, run_experts
 from phased_dmd.plots import loss_curves
@@ -40,21 +41,13 @@ from phased_dmd.runs import run_main
 from phased_dmd.teachers.data import load_items, prompt_batches, training_batches
 from phased_dmd.teachers.flow_model import Condition, FlowModel, load_teacher
 
-LEVEL_TOLERANCE = 1e-6  # float32 grid levels against a boundary held in float64 (7/12 is 0.58333331 in float32)
-
-
 def phase_dir(out_dir: Path, phase: int) -> Path:
     return Path(out_dir) / f"phase{phase}"
 
 
 def serving_experts(teacher: FlowModel, phase: Phase) -> list[int]:
-    """The teacher experts whose t-range meets the phase's open interval (s_p, s_{p-1}); the grid's levels are
-    float32, so a level within LEVEL_TOLERANCE of the boundary counts as on it."""
-    if teacher.info.boundary is None:
-        return [0]
-    b = teacher.info.boundary
-    return [i for i, serves in enumerate((phase.start_level > b + LEVEL_TOLERANCE,
-                                          phase.end_level < b - LEVEL_TOLERANCE)) if serves]
+    """The teacher experts whose t-range meets the phase's open interval (s_p, s_{p-1})."""
+    return grids.serving_experts(teacher.info.boundary, phase.start_level, phase.end_level)
 
 
 def phase_generator(teacher: FlowModel, phase: Phase) -> FlowModel:

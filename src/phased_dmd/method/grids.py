@@ -61,6 +61,19 @@ def split_phases(grid: Tensor, num_phases: int) -> list[Phase]:
     ]
 
 
+LEVEL_TOLERANCE = 1e-6  # float32 grid levels against a boundary held in float64 (7/12 is 0.58333331 in float32)
+
+
+def serving_experts(boundary: float | None, high: float, low: float) -> list[int]:
+    """The experts of a teacher whose t-range meets the open interval (low, high): 0 (the only one, or Wan2.2's
+    high-noise expert, t >= boundary) and 1 (the low-noise one). A level within LEVEL_TOLERANCE of the boundary
+    counts as on it."""
+    if boundary is None:
+        return [0]
+    return [i for i, serves in enumerate((high > boundary + LEVEL_TOLERANCE, low < boundary - LEVEL_TOLERANCE))
+            if serves]
+
+
 def teacher_expert(t: Tensor, boundary: float) -> Tensor:
     """Wan2.2 MoE routing: 1 (high-noise expert) where t >= boundary, else 0 (low-noise expert).
 
