@@ -39,6 +39,7 @@ def test_bench_measures_every_method_and_reports_ratios(tmp_path):
     assert gflop[3] == pytest.approx(8 * gflop[0], rel=0.05) and gflop[0] > 0
     assert all(0 < r["share_of_peak"] < 1 for r in iteration["batches"]) and iteration["peak_gflops"] > 0
     assert iteration["two_threads"]["batch_size"] == 8
+    assert set(raw["precision"]) == {"fp32", "bf16"} and all(c["seconds"] > 0 for c in raw["precision"].values())
 
     write_report(None, tmp_path / "bench", tmp_path / "report")
     report = json.loads((tmp_path / "report.json").read_text())
@@ -49,3 +50,4 @@ def test_bench_measures_every_method_and_reports_ratios(tmp_path):
     assert set(report["sampling"]) >= {"teacher_seconds", "student_seconds", "speedup"}
     text = (tmp_path / "report.md").read_text()
     assert "| Phased DMD, 4 steps, 2 phases |" in text and "| 32 | " in text and "share of the matmul peak" in text
+    assert "## bf16 against fp32" in text

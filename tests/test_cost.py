@@ -35,7 +35,7 @@ def test_the_paper_models_have_their_published_sizes(kind):
 def test_a_tiny_wan_call_counts_the_flops_of_its_closed_form():
     """Every matrix product of WanTransformer3DModel's forward, by hand: 2 x rows x in x out per linear layer,
     4 N^2 d for self-attention and 4 N L d for cross-attention."""
-    model = meta_transformer("wan", TINY_WAN, torch.float32)
+    model = meta_transformer("wan", TINY_WAN, "fp32")
     frames, h, w, text = 2, 4, 6, 5
     n, d, ffn, c, b = frames * (h // 2) * (w // 2), 16, 24, 4, 1
     patch = c * 1 * 2 * 2
@@ -44,7 +44,7 @@ def test_a_tiny_wan_call_counts_the_flops_of_its_closed_form():
              + 2 * n * 2 * d * d + 2 * text * 2 * d * d + 4 * n * text * d  # cross: q, o on the video; k, v on text
              + 2 * n * 2 * d * ffn)  # the feed-forward's two layers
     out = 2 * n * d * patch
-    call = measure_call("wan", model, (frames, h, w), text)
+    call = measure_call("wan", model, (frames, h, w), text, "fp32")
     assert call.tokens == n
     assert call.forward_flops == embed + 2 * block + out
     assert 2 * call.forward_flops <= call.backward_flops <= 2.5 * call.forward_flops
@@ -52,7 +52,7 @@ def test_a_tiny_wan_call_counts_the_flops_of_its_closed_form():
 
 def test_the_memory_kept_for_backward_grows_linearly_with_tokens():
     """Flash attention keeps O(N) per layer; the math fallback's N x N matrix would make this quadratic."""
-    model = meta_transformer("wan", TINY_WAN, torch.bfloat16)
+    model = meta_transformer("wan", TINY_WAN, "bf16")
     calls = [measure_call("wan", model, (frames, 8, 8), 5) for frames in (1, 2, 3)]
     saved = [c.saved_bytes for c in calls]
     assert saved[2] - saved[1] == saved[1] - saved[0] > 0

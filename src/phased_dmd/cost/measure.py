@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from phased_dmd.engine.precision import DTYPES, hold_frozen
 from phased_dmd.teachers.architectures import TRANSFORMER_CLASSES, VELOCITY
 
 BLOCKS = {"wan": "blocks", "qwen-image": "transformer_blocks"}  # the repeated blocks of each transformer
@@ -43,11 +44,11 @@ class CallCost:
         return self.block_input_bytes + self.largest_block_bytes if checkpointing else self.saved_bytes
 
 
-def meta_transformer(architecture: str, config: dict, dtype: torch.dtype = torch.bfloat16) -> nn.Module:
+def meta_transformer(architecture: str, config: dict, precision: str = "bf16") -> nn.Module:
     """The diffusers transformer of `config` (its published config.json values) on the meta device."""
     with torch.device("meta"):
         model = TRANSFORMER_CLASSES[architecture].from_config(config)
-    return model.to(dtype)
+    return hold_frozen(model, precision)
 
 
 def parameter_count(model: nn.Module) -> int:
@@ -139,10 +140,10 @@ def tokens_of(architecture: str, config: dict, latent: tuple[int, ...]) -> int:
 
 
 def measure_call(architecture: str, model: nn.Module, latent: tuple[int, ...], text_tokens: int,
-                 batch: int = 1) -> CallCost:
-    """FLOPs and saved memory of one call with gradient of `model` (meta_transformer) on latents of `latent`."""
-    dtype = next(model.parameters()).dtype
-    inputs = call_inputs(architecture, model.config, latent, text_tokens, dtype, batch)
+                 precision: str = "bf16", batch: int = 1) -> CallCost:
+    """FLOPs and saved memory of one call with gradient of `model` (meta_transformer at `precision`) on latents
+    of `latent`."""
+    inputs = call_inputs(architecture, model.config, latent, text_tokens, DTYPES[precision], batch)
     saved = SavedTensors(model, getattr(model, BLOCKS[architecture]))
     with flash_attention(), torch.autograd.graph.saved_tensors_hooks(saved.pack, lambda tensor: tensor):
         with FlopCounterMode(display=False) as forward:

@@ -109,16 +109,19 @@ def sharding() -> bool:
     return mode == "shard" and world_size() > 1
 
 
-def shard_model(module: nn.Module) -> None:
-    """FSDP2 over the processes: each block of each list of blocks is a unit, then the whole module."""
+def shard_model(module: nn.Module, precision: str = "fp32") -> None:
+    """FSDP2 over the processes: each block of each list of blocks is a unit, then the whole module; parameters
+    gathered in `precision`, gradients reduced in fp32 (engine/precision.py)."""
     from torch.distributed.fsdp import fully_shard
+
+    from phased_dmd.engine.precision import sharding_policy
 
     # Wan's transformer returns a view; the velocity is never modified in place, which is what the warning is about
     warnings.filterwarnings("ignore", message="FSDP2-wrapped module .* returned a view tensor")
     for blocks in (child for child in module.children() if isinstance(child, nn.ModuleList)):
         for block in blocks:
-            fully_shard(block)
-    fully_shard(module)
+            fully_shard(block, mp_policy=sharding_policy(precision))
+    fully_shard(module, mp_policy=sharding_policy(precision))
 
 
 def is_sharded(module: nn.Module) -> bool:

@@ -17,6 +17,7 @@ attention, forward and backward) and their rate as a share of the CPU's measured
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import platform
@@ -29,6 +30,8 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
+from phased_dmd.choices import PRECISIONS
+from phased_dmd.engine import precision
 from phased_dmd.engine.loop import fake_update, generator_update, optimisers
 from phased_dmd.io import write_json
 from phased_dmd.jobs.bench_config import BenchRunConfig, bench_knobs
@@ -70,24 +73,34 @@ def timed(fn, repeats: int) -> list[float]:
     return seconds
 
 
-def phase_updates(teacher: FlowModel, cfg: DistillConfig, p: int, seed: int):
+def phase_updates(teacher: FlowModel, cfg: DistillConfig, p: int, seed: int, compute: str = "fp32"):
     """The two updates training repeats in phase p (earlier experts frozen), as callables: the generator's and
-    the fake model's, each with its AdamW."""
+    the fake model's, each with its AdamW, at the `compute` precision (engine/precision.py: bf16 holds the
+    teacher and the frozen experts in bf16, as the student job does)."""
     phases = plan_phases(cfg)
+    if compute != "fp32":
+        teacher = copy.deepcopy(teacher)
     models = phase_models(teacher, cfg, [p], [phase_generator(teacher, phases[q]).requires_grad_(False)
                                              for q in range(p)])
+    for model in (teacher, *models.experts[:p]):
+        precision.hold_frozen(model.experts, compute)
     gen = torch.Generator().manual_seed(seed)
     prompts = len(teacher.info.prompts)
     batch = lambda n, g: (torch.randn((n, *teacher.info.shape), generator=g),  # noqa: E731
                           Condition(torch.randint(prompts, (n,), generator=g)))
     opt_g, opt_f = optimisers(models, cfg)[p]
-    return (lambda: generator_update(models, p, cfg, batch, gen, opt_g),
-            lambda: fake_update(models, p, cfg, batch, gen, opt_f))
+
+    def run(update, opt):
+        with precision.compute(compute, torch.device("cpu")):
+            return update(models, p, cfg, batch, gen, opt)
+
+    return lambda: run(generator_update, opt_g), lambda: run(fake_update, opt_f)
 
 
-def update_cost(teacher: FlowModel, cfg: DistillConfig, p: int, repeats: int, seed: int) -> dict:
+def update_cost(teacher: FlowModel, cfg: DistillConfig, p: int, repeats: int, seed: int,
+                compute: str = "fp32") -> dict:
     """Seconds (median) and peak MiB of one generator update of phase p (earlier experts frozen)."""
-    update, _ = phase_updates(teacher, cfg, p, seed)
+    update, _ = phase_updates(teacher, cfg, p, seed, compute)
     update()  # warm-up: AdamW state and gradients exist from here on, as in training
     seconds = timed(update, repeats)
     return {"seconds": statistics.median(seconds), "repeats": seconds,
@@ -153,6 +166,15 @@ def generator_updates(teacher: FlowModel, cfg: BenchRunConfig) -> dict:
     return out
 
 
+def precisions(teacher: FlowModel, cfg: BenchRunConfig) -> dict:
+    """One generator update of Phased DMD's phase 2 in fp32 and in bf16 (the run setting `precision`)."""
+    dc = dataclasses.replace(cfg.distill, batch_size=cfg.batch_size, **VARIANTS["phased_2"])
+    out = {compute: update_cost(teacher, dc, 1, cfg.repeats, cfg.seed, compute) for compute in PRECISIONS}
+    for compute, cost in out.items():
+        print(f"bench: phased_2 phase 2 in {compute}: {cost['seconds']:.3f} s, {cost['peak_mb']:.1f} MiB", flush=True)
+    return out
+
+
 @torch.no_grad()
 def sampling(teacher: FlowModel, cfg: BenchRunConfig) -> dict:
     """Wall time to draw cfg.samples images: teacher (teacher_steps Euler steps with CFG) vs the 4-step student."""
@@ -175,6 +197,7 @@ def run(cfg: BenchRunConfig) -> None:
     result = {
         "generator_update": generator_updates(teacher, cfg),
         "sampling": sampling(teacher, cfg),
+        "precision": precisions(teacher, cfg),
         "iteration": iteration_profile(teacher, cfg),
         "setup": {"teacher": cfg.teacher, "teacher_parameters": params, "batch_size": cfg.batch_size,
                   "num_steps": cfg.distill.num_steps, "repeats": cfg.repeats, "samples": cfg.samples, "threads": 1,

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from phased_dmd.engine import data_parallel
+from phased_dmd.engine import data_parallel, precision
 from phased_dmd.engine.device import compute_device, model_device
 from phased_dmd.engine.loop import PhaseModels, train_phase
 from phased_dmd.jobs.student_config import StudentRunConfig, student_knobs
@@ -129,6 +129,8 @@ def run(cfg: StudentRunConfig) -> None:
     teacher = load_teacher(Path(cfg.teacher)).requires_grad_(False).to(device)
     torch.manual_seed(cfg.seed)
     models = phase_models(teacher, settings, trained, [e.to(device) for e in load_student(out, trained[0])])
+    for model in (teacher, *models.experts[:trained[0]]):  # frozen: held in the compute precision
+        precision.hold_frozen(model.experts, cfg.precision)
     if cfg.gradient_checkpointing:
         for model in (*(models.experts[p] for p in trained), *models.fakes):
             checkpoint_activations(model)
@@ -147,10 +149,12 @@ def run(cfg: StudentRunConfig) -> None:
         if data_parallel.sharding():  # every transformer sharded over the processes (FSDP2)
             for model in (teacher, *models.experts, *models.fakes):
                 for expert in model.experts:
-                    data_parallel.shard_model(expert)
-        history = train_phase(models, settings, sample_batch, run_dir, seed=cfg.seed + 100 * cfg.phase,
-                              desc=f"{teacher.info.kind} {settings.method} seed {cfg.seed}",
-                              inputs=weights_digest(sources), checkpoint_every=cfg.checkpoint_every)
+                    data_parallel.shard_model(expert, cfg.precision)
+        with precision.compute(cfg.precision, device):
+            history = train_phase(models, settings, sample_batch, run_dir, seed=cfg.seed + 100 * cfg.phase,
+                                  desc=f"{teacher.info.kind} {settings.method} seed {cfg.seed}",
+                                  inputs=f"{weights_digest(sources)} {cfg.precision}",
+                                  checkpoint_every=cfg.checkpoint_every)
         for p in trained:
             models.experts[p].eval().save(phase_dir(out, p + 1) / "generator")
         if data_parallel.is_main():

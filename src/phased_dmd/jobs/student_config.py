@@ -23,7 +23,7 @@ from typing import Any
 from omegaconf import MISSING
 
 from phased_dmd import config as C
-from phased_dmd.choices import PARALLEL_MODES, TEACHER_KINDS
+from phased_dmd.choices import PARALLEL_MODES, PRECISIONS, TEACHER_KINDS
 from phased_dmd.config import ConfigError, Problem, partial, problems
 from phased_dmd.method.distill_config import PER_PHASE, DistillConfig
 
@@ -41,12 +41,14 @@ class StudentRunConfig:
     params: str = MISSING  # params.yaml: where the distill knobs that the command line leaves unset come from
     checkpoint_every: int = MISSING  # iterations between checkpoints (resume after a kill or a requeue)
     gradient_checkpointing: bool = MISSING  # recompute each block's activations in backward: memory for time
+    precision: str = MISSING  # fp32 | bf16 compute with fp32 masters (engine/precision.py)
     distill: DistillConfig = field(default_factory=DistillConfig)  # params.yaml's, under the command line's
 
     def check(self):
         yield from C.positive("phase", self.phase)
         yield from C.non_negative("seed", self.seed)
         yield from C.positive("checkpoint_every", self.checkpoint_every)
+        yield from C.choice("precision", self.precision, PRECISIONS)
         parallel = os.environ.get("PHASED_DMD_PARALLEL", "replicate")
         if parallel not in PARALLEL_MODES:
             yield "PHASED_DMD_PARALLEL (environment variable)", f"one of {list(PARALLEL_MODES)}", parallel

@@ -72,6 +72,22 @@ def iteration_lines(it: dict) -> list[str]:
     return lines
 
 
+def precision_lines(costs: dict) -> list[str]:
+    """fp32 against bf16 (configs/student.yaml `precision`) for one generator update."""
+    fp32, bf16 = costs["fp32"], costs["bf16"]
+    return ["## bf16 against fp32", "",
+            "One generator update of Phased DMD's phase 2 (the teacher and the phase-1 expert frozen), as the run "
+            "setting `precision` runs it: bf16 computes under autocast with fp32 master weights and AdamW moments "
+            "and holds the frozen models in bf16.", "",
+            "| precision | seconds | peak MiB |", "|---|---|---|",
+            f"| fp32 | {fp32['seconds']:.3f} | {fp32['peak_mb']:.1f} |",
+            f"| bf16 | {bf16['seconds']:.3f} | {bf16['peak_mb']:.1f} |", "",
+            f"bf16 takes **{bf16['seconds'] / fp32['seconds']:.2f}x** the time of fp32 and "
+            f"{bf16['peak_mb'] / fp32['peak_mb']:.2f}x its peak memory per update on this CPU. A CPU without bf16 "
+            "matrix units converts rather than computes in bf16; the GPU check (issue 14) is where bf16's speed "
+            "matters.", ""]
+
+
 def markdown(data: dict) -> str:
     setup, s = data["setup"], data["sampling"]
     lines = [
@@ -106,7 +122,7 @@ def markdown(data: dict) -> str:
     ]
     for t in data["targets"].values():
         lines.append(f"- {t['text']}: **{'held' if t['held'] else 'did NOT hold'}**.")
-    lines += [""] + iteration_lines(data["iteration"])
+    lines += [""] + precision_lines(data["precision"]) + iteration_lines(data["iteration"])
     lines += ["![Time and peak memory of one generator update, as a ratio to one-step DMD](bench.png)", "",
               f"Git revision {data['provenance']['git']}; the measurements took {data['provenance']['seconds']:.0f} s.",
               ""]
@@ -131,7 +147,7 @@ def write_report(params, results: Path, out: Path) -> None:
     raw = json.loads((results / "measurements.json").read_text())
     updates = with_ratios(raw["generator_update"])
     data = {"generator_update": updates, "sampling": raw["sampling"], "targets": targets(updates, raw["sampling"]),
-            "iteration": raw["iteration"],
+            "iteration": raw["iteration"], "precision": raw["precision"],
             "setup": raw["setup"], "provenance": {"git": git_revision(), "seconds": raw["seconds"]}}
     plot(out.with_suffix(".png"), updates)
     write_json(out.with_suffix(".json"), data)

@@ -17,7 +17,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
 
 from phased_dmd.config import read_yaml  # noqa: E402
 from phased_dmd.cost.config import PAPER_TABLES  # noqa: E402
@@ -37,7 +36,6 @@ from phased_dmd.method.phases import plan_phases  # noqa: E402
 from phased_dmd.reports.common import git_revision, report_main  # noqa: E402
 from phased_dmd.runs import config_dir  # noqa: E402
 
-DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
 GB = 1e9
 TFLOP = 1e12
 SETTINGS = [Setting(training, precision, 1, checkpointing) for training in ("full", "lora")
@@ -64,13 +62,14 @@ class Models:
     @cache
     def model(self, kind: str, precision: str):
         spec = self.facts["models"][kind]
-        return meta_transformer(spec["architecture"], spec["config"], DTYPES[precision])
+        return meta_transformer(spec["architecture"], spec["config"], precision)
 
     @cache
     def call(self, kind: str, size: tuple[int, ...], precision: str) -> CallCost:
         spec = self.facts["models"][kind]
         latent = latent_shape(spec["architecture"], list(size), self.facts["latents"])
-        return measure_call(spec["architecture"], self.model(kind, precision), latent, self.facts["text_tokens"])
+        return measure_call(spec["architecture"], self.model(kind, precision), latent, self.facts["text_tokens"],
+                            precision)
 
     def sizes(self, kind: str) -> list[tuple[tuple[int, ...], float]]:
         return [(tuple(size), p) for size, p in self.facts["sizes"][self.facts["models"][kind]["sizes"]]]
