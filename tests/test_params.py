@@ -219,8 +219,8 @@ def test_paper_scale_image_to_video_needs_one_image_per_prompt():
 def test_the_paper_times_map_to_the_embedded_scale_and_wan22_grids_end_phase_one_at_the_mapped_boundary():
     """The paper's shift-5 times unshifted (METHOD.md, "Mapping"): Fig. 10's 0.357 and 0.882 are 0.1 and 0.6,
     Wan2.2's boundaries 0.875 and 0.9 are 7/12 and 9/14; the shipped students' grids put s_1 there."""
-    from phased_dmd.method.grids import LEVEL_TOLERANCE
     from phased_dmd.kinds import KINDS, embedded_time, paper_time
+    from phased_dmd.method.grids import LEVEL_TOLERANCE
     from phased_dmd.method.phases import plan_phases
 
     assert [round(embedded_time(t), 2) for t in (0.357, 0.882)] == [0.1, 0.6]

@@ -7,7 +7,8 @@ import torch
 from PIL import Image
 
 from phased_dmd.data.fashion_mnist import CLASS_NAMES
-from phased_dmd.jobs.student import load_student, main as student_main, sample_student
+from phased_dmd.jobs.student import load_student, sample_student
+from phased_dmd.jobs.student import main as student_main
 from phased_dmd.method.phases import plan_phases
 from phased_dmd.sample import condition, main, student_settings
 from phased_dmd.teachers.flow_model import teacher_info, tiny_teacher

@@ -32,14 +32,15 @@ from phased_dmd.engine import data_parallel, precision
 from phased_dmd.engine.device import compute_device, model_device
 from phased_dmd.engine.loop import PhaseModels, train_phase
 from phased_dmd.jobs.student_config import StudentRunConfig, student_knobs
-from phased_dmd.method.distill_config import DistillConfig
 from phased_dmd.method import grids
+from phased_dmd.method.distill_config import DistillConfig
 from phased_dmd.method.grids import Phase
 from phased_dmd.method.phases import plan_phases, run_experts
 from phased_dmd.plots import loss_curves
 from phased_dmd.runs import run_main
 from phased_dmd.teachers.data import load_items, prompt_batches, training_batches
 from phased_dmd.teachers.flow_model import Condition, FlowModel, load_teacher
+
 
 def phase_dir(out_dir: Path, phase: int) -> Path:
     return Path(out_dir) / f"phase{phase}"

@@ -112,7 +112,8 @@ def student_cost(params, models: Models, kind: str, student: str) -> dict:
         per_phase.append({"phase": phase.index + 1, "fake_update_tflops": fake.flops(call) / TFLOP,
                           "generator_update_tflops": gen.flops(call) / TFLOP,
                           "iteration_tflops": iteration_flops(cfg, phase, call) / TFLOP,
-                          "calls": {"fake_update": dataclasses.asdict(fake), "generator_update": dataclasses.asdict(gen)}})
+                          "calls": {"fake_update": dataclasses.asdict(fake),
+                                    "generator_update": dataclasses.asdict(gen)}})
     samples = ps.iterations * ps.gpus * ps.batch_per_gpu
     run_flops = sum(p["iteration_tflops"] for p in per_phase) * TFLOP * samples
     return {"method": cfg.method, "num_steps": cfg.num_steps, "phases": len(phases), "ttur": cfg.ttur,
@@ -178,8 +179,8 @@ def markdown(data: dict) -> str:
              f"{facts['text_tokens']} per prompt; text encoders and VAEs are not held during distillation "
              "(prompts are encoded once by the teacher rule).", "",
              "## The models", "",
-             "| teacher kind | hub model | experts | parameters per expert (measured) | published | sizes (frames x H x W), "
-             "tokens, forward TFLOPs per call |", "|---|---|---|---|---|---|"]
+             "| teacher kind | hub model | experts | parameters per expert (measured) | published | "
+             "sizes (frames x H x W), tokens, forward TFLOPs per call |", "|---|---|---|---|---|---|"]
     for kind, m in data["models"].items():
         sizes = "; ".join(f"{'x'.join(map(str, s['size']))}: {s['tokens']}, {s['forward_tflops']:.0f}"
                           for s in m["sizes"])
