@@ -74,7 +74,7 @@ def test_sharded_bf16_trains_close_to_one_process(student_setup):
 
 def test_a_bf16_run_killed_resumes_to_the_weights_of_an_uninterrupted_one(student_setup):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    extra = ["precision=bf16", "checkpoint_every=1", "distill.iterations=30"]
+    extra = ["precision=bf16", "checkpoint_every=1", "distill.iterations=12"]
     student = [sys.executable, "-m", "phased_dmd.jobs.student"]
     whole, killed = student_setup / "bf16-whole", student_setup / "bf16-killed"
     subprocess.run([*student, *args(student_setup, whole, *extra)], env=env, check=True, capture_output=True,
