@@ -86,9 +86,14 @@ class SavedTensors:
         self.per_block: dict[int, int] = defaultdict(int)
         self.inputs: dict[int, int] = {}
         self.block: int | None = None
-        for index, block in enumerate(blocks):
-            block.register_forward_pre_hook(self._enter(index), with_kwargs=True)
-            block.register_forward_hook(self._leave, with_kwargs=True)
+        self.handles = [handle for index, block in enumerate(blocks) for handle in (
+            block.register_forward_pre_hook(self._enter(index), with_kwargs=True),
+            block.register_forward_hook(self._leave, with_kwargs=True))]
+
+    def remove(self) -> None:
+        """Take the hooks off the blocks (a model is measured at several sizes)."""
+        for handle in self.handles:
+            handle.remove()
 
     def _enter(self, index: int):
         def hook(module, args, kwargs):
@@ -131,10 +136,9 @@ def call_inputs(architecture: str, config: dict, latent: tuple[int, ...], text_t
 
 def tokens_of(architecture: str, config: dict, latent: tuple[int, ...]) -> int:
     """Latent patches: Wan's patch (f, p, p) over (F, h, w); Qwen-Image's p x p over (h, w)."""
-    patch = config["patch_size"]
-    sizes, patch = (latent, patch) if architecture == "wan" else (latent, (patch, patch))
+    patch = config["patch_size"] if architecture == "wan" else (config["patch_size"],) * 2
     tokens = 1
-    for size, p in zip(sizes, patch):
+    for size, p in zip(latent, patch):
         tokens *= size // p
     return tokens
 
@@ -145,9 +149,12 @@ def measure_call(architecture: str, model: nn.Module, latent: tuple[int, ...], t
     of `latent`."""
     inputs = call_inputs(architecture, model.config, latent, text_tokens, DTYPES[precision], batch)
     saved = SavedTensors(model, getattr(model, BLOCKS[architecture]))
-    with flash_attention(), torch.autograd.graph.saved_tensors_hooks(saved.pack, lambda tensor: tensor):
-        with FlopCounterMode(display=False) as forward:
-            out = VELOCITY[architecture](model, **inputs)
+    try:
+        with flash_attention(), torch.autograd.graph.saved_tensors_hooks(saved.pack, lambda tensor: tensor):
+            with FlopCounterMode(display=False) as forward:
+                out = VELOCITY[architecture](model, **inputs)
+    finally:
+        saved.remove()
     with FlopCounterMode(display=False) as backward:
         out.float().sum().backward()
     return CallCost(tokens=tokens_of(architecture, model.config, latent) * batch,

@@ -78,8 +78,8 @@ class Models:
         """FLOPs averaged over the paper's sizes (by their probabilities); memory of the largest."""
         calls = [(self.call(kind, size, "bf16"), p) for size, p in self.sizes(kind)]
         total = sum(p for _, p in calls)
-        largest = max(calls, key=lambda c: c[0].tokens)[0]
-        return dataclasses.replace(largest, forward_flops=sum(c.forward_flops * p for c, p in calls) / total,
+        return dataclasses.replace(self.call(kind, self.largest(kind), "bf16"),
+                                   forward_flops=sum(c.forward_flops * p for c, p in calls) / total,
                                    backward_flops=sum(c.backward_flops * p for c, p in calls) / total)
 
     def largest(self, kind: str) -> tuple[int, ...]:
@@ -93,10 +93,10 @@ def model_rows(models: Models) -> dict:
         rows[kind] = {"paper_model": KINDS[kind].paper_model, "experts": KINDS[kind].num_experts,
                       "parameters": parameter_count(m), "published": spec["published"],
                       "block_parameters": block_parameters(spec["architecture"], m),
-                      "sizes": [{"size": list(size), "probability": p, "tokens": models.call(kind, size, "bf16").tokens,
-                                 "forward_tflops": models.call(kind, size, "bf16").forward_flops / TFLOP,
-                                 "backward_tflops": models.call(kind, size, "bf16").backward_flops / TFLOP}
-                                for size, p in models.sizes(kind)]}
+                      "sizes": [{"size": list(size), "probability": p, "tokens": call.tokens,
+                                 "forward_tflops": call.forward_flops / TFLOP,
+                                 "backward_tflops": call.backward_flops / TFLOP}
+                                for size, p in models.sizes(kind) for call in [models.call(kind, size, "bf16")]]}
     return rows
 
 
