@@ -94,3 +94,10 @@ def test_a_bf16_run_killed_resumes_to_the_weights_of_an_uninterrupted_one(studen
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "resuming phase 1 at iteration" in rerun.stdout
     assert max_difference(generator(whole), generator(killed)) <= 1e-6
+
+
+def test_an_unknown_precision_is_refused_before_anything_is_written(student_setup, capsys):
+    out = student_setup / "fp16"
+    assert main(args(student_setup, out, "precision=fp16")) == 2
+    assert "precision: expected one of ['fp32', 'bf16'], got 'fp16'" in capsys.readouterr().err
+    assert not out.exists()
