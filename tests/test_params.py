@@ -94,6 +94,11 @@ BAD = {
                              "evaluation.table2.seeds: expected a non-empty list without repeats, got [0, 1, 1]"),
     "mfu above one": ("paper_scale.mfu", 1.5, "paper_scale.mfu: expected a share in (0, 1], got 1.5"),
     "no lora target": ("paper_scale.lora_targets", [], "paper_scale.lora_targets: expected a non-empty list"),
+    "skip of a student not shown": ("evaluation.convergence.skip", {"wan2.2-t2v": ["phased_i640"]},
+                                    "evaluation.convergence.skip.wan2.2-t2v[0]: expected one of this table's "
+                                    "students"),
+    "skip of a teacher not shown": ("evaluation.convergence.skip", {"qwen-image": ["dmd"]},
+                                    "evaluation.convergence.skip.qwen-image: expected one of this table's teachers"),
     "negative figure seed": ("evaluation.figure9.seeds", [3, -4],
                              "evaluation.figure9.seeds[1]: expected a number >= 0, got -4"),
     "fractional seed": ("students.seeds", [0, 1.5], "students.seeds[1]: Value '1.5' of type 'float' could not be"),

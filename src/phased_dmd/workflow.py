@@ -186,7 +186,8 @@ class Pipeline:
 
     def shown_students(self) -> list[str]:
         """Those of students.teachers that a table or figure shows (DVC's students stage)."""
-        pairs = {(t, s) for name in self.tables for t in self.table(name).teachers for s in self.table(name).students}
+        pairs = {(t, s) for name in self.tables for t in self.table(name).teachers
+                 for s in self.table(name).students_of(t)}
         pairs |= {(self.table(name).teacher, s) for name in self.figures for s in self.table(name).students}
         return self.students(sorted((t, s) for t, s in pairs if t in self.params.students.teachers))
 
@@ -231,10 +232,10 @@ class Pipeline:
                 raise ConfigError(f"reports/{name}.md at paper scale: its teachers {table.teachers} are not all in "
                                   f"teachers.names {self.params.teachers.names} (kinds with a paper-scale loader); "
                                   f"edit evaluation.{name}.teachers")
-            teachers, rows = table.teachers, [*([] if self.paper_scale else ["real"]), "base", *table.students]
+            teachers, data = table.teachers, [] if self.paper_scale else ["real"]
         else:
-            teachers, rows = [table.teacher], ["real", "base", *table.students]
-        return [f"{evaluation_dir(t, s)}/{f}" for t in teachers for s in rows
+            teachers, data = [table.teacher], ["real"]
+        return [f"{evaluation_dir(t, s)}/{f}" for t in teachers for s in (*data, "base", *table.students_of(t))
                 for f in ("metrics.json", "features.safetensors")]
 
     def calibration_points(self) -> list[str]:

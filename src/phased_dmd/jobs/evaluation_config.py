@@ -30,15 +30,26 @@ class TableParams:
     teachers: list[str] = MISSING
     students: list[str] = MISSING  # names from students.methods
     seeds: Optional[list[int]] = None  # its distillation seeds (more where a claim is undecided) | null: students.seeds
+    skip: dict[str, list[str]] = field(default_factory=dict)  # {teacher: students it does not show} (cost)
 
     def check(self):
         yield from C.choices("teachers", self.teachers, TEACHER_KINDS)
         yield from C.non_empty_unique("students", self.students)
         if self.seeds is not None:
             yield from C.seeds("seeds", self.seeds)
+        for teacher, students in self.skip.items():
+            if teacher not in self.teachers:
+                yield f"skip.{teacher}", f"one of this table's teachers {self.teachers}", teacher
+            for i, s in enumerate(students):
+                if s not in self.students:
+                    yield f"skip.{teacher}[{i}]", f"one of this table's students {self.students}", s
 
     def shown(self) -> list[str]:
         return self.teachers
+
+    def students_of(self, teacher: str) -> list[str]:
+        """The students this table shows for one of its teachers."""
+        return [s for s in self.students if s not in self.skip.get(teacher, [])]
 
 
 @dataclass
@@ -60,6 +71,9 @@ class FigureParams:
 
     def shown(self) -> list[str]:
         return [self.teacher]
+
+    def students_of(self, teacher: str) -> list[str]:
+        return self.students
 
 
 @dataclass

@@ -55,7 +55,7 @@ class Params:
         report shows it. A report reads only its own seeds from the evaluation."""
         shown = [self.report_seeds(name) for name, spec in {**self.evaluation.tables(),
                                                              **self.evaluation.figures()}.items()
-                 if teacher in spec.shown() and (source == "base" or source in spec.students)]
+                 if teacher in spec.shown() and (source == "base" or source in spec.students_of(teacher))]
         return sorted(set().union(*shown)) if shown else self.students.seeds
 
 

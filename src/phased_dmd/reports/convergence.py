@@ -37,7 +37,7 @@ def curves(params, spec) -> dict[str, dict[str, list[tuple[int, str]]]]:
     students, from their merged settings (students.methods, per_teacher, distill)."""
     out: dict[str, dict[str, list[tuple[int, str]]]] = {}
     for t in spec.teachers:
-        for s in spec.students:
+        for s in spec.students_of(t):
             cfg = params.students.settings(s, t)
             out.setdefault(t, {}).setdefault(cfg.method, []).append((cfg.iterations, s))
     return {t: {m: sorted(points) for m, points in per.items()} for t, per in out.items()}
@@ -193,11 +193,12 @@ def write_report(params, results: Path, out: Path) -> None:
     teachers = {t: {m: method_summary(points, {s: measured[s][t] for _, s in points}, measured["base"][t])
                     for m, points in per.items()} for t, per in per_teacher.items()}
     data = {"teachers": teachers,
-            "claims_by_length": {t: claims_by_length(per, {s: measured[s][t] for s in spec.students})
+            "claims_by_length": {t: claims_by_length(per, {s: measured[s][t] for s in spec.students_of(t)})
                                  for t, per in per_teacher.items()},
             "floor": {t: cells(measured["base"][t], (FRECHET_TEACHER,))["frechet_teacher"] for t in spec.teachers},
             "rule": RULE,
-            "config": {"teachers": spec.teachers, "students": spec.students, "seeds": seeds,
+            "config": {"teachers": spec.teachers, "students": {t: spec.students_of(t) for t in spec.teachers},
+                       "seeds": seeds,
                        "per_prompt": params.evaluation.per_prompt,
                        "recipe": {t: recipe(params.students.settings(None, t)) for t in spec.teachers}},
             "provenance": {"git": git_revision(),

@@ -39,12 +39,14 @@ def against_teacher(mine: Tensor, theirs: Tensor, ids: Tensor) -> dict[str, floa
 
 def with_teacher_measures(results: Path, raw: dict) -> dict:
     """{source: {teacher: [per-seed metrics of the evaluation + TEACHER_KEYS]}} of raw {source: {teacher:
-    metrics.json}}, which holds the base teacher of every teacher."""
+    metrics.json}}, which holds the base teacher of every teacher (a student only of the teachers that show it)."""
     out = {}
-    for t in next(iter(raw.values())):
+    for t in raw["base"]:
         base, ids = seed_features(results, t, "base")
         order = [s for s in base if s in raw["base"][t]["seeds"]]  # the report's seeds
         for source, per_teacher in raw.items():
+            if t not in per_teacher:
+                continue
             mine, _ = seed_features(results, t, source)
             rows = []
             for seed, metrics in per_teacher[t]["seeds"].items():

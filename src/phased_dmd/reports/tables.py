@@ -89,8 +89,10 @@ def measurement(results: Path, teacher: str, source: str, seeds: list[int]) -> d
 
 
 def load_measurements(results: Path, table_params, seeds: list[int], scale: str = "embedded") -> dict:
-    """{source: {teacher: metrics.json over `seeds`}} of every source and teacher of a table."""
-    return {s: {t: measurement(results, t, s, seeds) for t in table_params.teachers}
+    """{source: {teacher: metrics.json over `seeds`}} of every source and teacher of a table (a student only for
+    the teachers that show it)."""
+    return {s: {t: measurement(results, t, s, seeds) for t in table_params.teachers
+                if s in ("real", "base") or s in table_params.students_of(t)}
             for s in sources(table_params, scale)}
 
 
