@@ -78,10 +78,10 @@ def phase_updates(teacher: FlowModel, cfg: DistillConfig, p: int, seed: int, com
     the fake model's, each with its AdamW, at the `compute` precision (engine/precision.py: bf16 holds the
     teacher and the frozen experts in bf16, as the student job does)."""
     phases = plan_phases(cfg)
-    if compute != "fp32":
+    if compute != "fp32" or cfg.uses_lora:  # held in bf16, or given adapters: not the caller's teacher
         teacher = copy.deepcopy(teacher)
-    models = phase_models(teacher, cfg, [p], [phase_generator(teacher, phases[q]).requires_grad_(False)
-                                             for q in range(p)])
+    models = phase_models(teacher, cfg, [p], lambda: [phase_generator(teacher, phases[q]).requires_grad_(False)
+                                                              for q in range(p)])
     for model in (teacher, *models.experts[:p]):
         precision.hold_frozen(model.experts, compute)
     gen = torch.Generator().manual_seed(seed)
@@ -94,17 +94,19 @@ def phase_updates(teacher: FlowModel, cfg: DistillConfig, p: int, seed: int, com
         with precision.compute(compute, torch.device("cpu")):
             return update(models, p, cfg, batch, gen, opt)
 
-    return lambda: run(generator_update, opt_g), lambda: run(fake_update, opt_f)
+    return lambda: run(generator_update, opt_g), lambda: run(fake_update, opt_f), models
 
 
 def update_cost(teacher: FlowModel, cfg: DistillConfig, p: int, repeats: int, seed: int,
                 compute: str = "fp32") -> dict:
     """Seconds (median) and peak MiB of one generator update of phase p (earlier experts frozen)."""
-    update, _ = phase_updates(teacher, cfg, p, seed, compute)
+    update, _, models = phase_updates(teacher, cfg, p, seed, compute)
     update()  # warm-up: AdamW state and gradients exist from here on, as in training
     seconds = timed(update, repeats)
+    checkpoint = [t for model in (models.experts[p], models.fake_of(p)) for t in model.state_dict().values()]
     return {"seconds": statistics.median(seconds), "repeats": seconds,
-            "peak_mb": max(peak_allocated_mb(update) for _ in range(3))}
+            "peak_mb": max(peak_allocated_mb(update) for _ in range(3)),
+            "checkpoint_mb": sum(t.numel() * t.element_size() for t in checkpoint) / 2**20}
 
 
 def matmul_peak_gflops(size: int = 1024, repeats: int = 5) -> float:
@@ -118,7 +120,7 @@ def matmul_peak_gflops(size: int = 1024, repeats: int = 5) -> float:
 def iteration_cost(teacher: FlowModel, cfg: DistillConfig, repeats: int, seed: int) -> dict:
     """One training iteration of one-step DMD (cfg.ttur fake updates, then the generator update): median
     seconds, FLOPs (FlopCounterMode) and samples of the generator batch per second."""
-    generator, fake = phase_updates(teacher, cfg, 0, seed)
+    generator, fake, _ = phase_updates(teacher, cfg, 0, seed)
 
     def iteration():
         for _ in range(cfg.ttur):
@@ -175,6 +177,22 @@ def precisions(teacher: FlowModel, cfg: BenchRunConfig) -> dict:
     return out
 
 
+LORA_ROLES = {"full": ("full", "full"), "lora generator": ("lora", "full"), "lora generator and fake": ("lora", "lora")}
+
+
+def lora_roles(teacher: FlowModel, cfg: BenchRunConfig) -> dict:
+    """One generator update of Phased DMD's phase 2 with each role full or a LoRA adapter over the teacher
+    (distill.generator_train, fake_train, at distill's rank): time, peak memory and the checkpoint's weights."""
+    out = {}
+    for name, (generator, fake) in LORA_ROLES.items():
+        dc = dataclasses.replace(cfg.distill, batch_size=cfg.batch_size, generator_train=generator, fake_train=fake,
+                                 **VARIANTS["phased_2"])
+        out[name] = update_cost(teacher, dc, 1, cfg.repeats, cfg.seed)
+        print(f"bench: phased_2 phase 2, {name}: {out[name]['seconds']:.3f} s, {out[name]['peak_mb']:.1f} MiB, "
+              f"checkpoint {out[name]['checkpoint_mb']:.2f} MiB", flush=True)
+    return {"rank": cfg.distill.lora_rank, "targets": list(cfg.distill.lora_targets), "roles": out}
+
+
 @torch.no_grad()
 def sampling(teacher: FlowModel, cfg: BenchRunConfig) -> dict:
     """Wall time to draw cfg.samples images: teacher (teacher_steps Euler steps with CFG) vs the 4-step student."""
@@ -198,6 +216,7 @@ def run(cfg: BenchRunConfig) -> None:
         "generator_update": generator_updates(teacher, cfg),
         "sampling": sampling(teacher, cfg),
         "precision": precisions(teacher, cfg),
+        "lora": lora_roles(teacher, cfg),
         "iteration": iteration_profile(teacher, cfg),
         "setup": {"teacher": cfg.teacher, "teacher_parameters": params, "batch_size": cfg.batch_size,
                   "num_steps": cfg.distill.num_steps, "repeats": cfg.repeats, "samples": cfg.samples, "threads": 1,
