@@ -267,3 +267,17 @@ def test_bad_input_is_refused_with_its_path_and_nothing_is_written(wan, student_
     embedded = distil(student_setup / "teacher", tmp_path / "embedded", data=student_setup / "fmnist")
     refused(capsys, embedded, tmp_path / "out", f"{embedded}: a student of the embedded teacher qwen-image",
             "teachers.scale: paper")
+
+
+def test_the_workflow_exports_students_of_paper_scale_teachers_only(repo):
+    """`snakemake results/export/<teacher>/<student>/seed<seed>`: at paper scale the export runs after the
+    student's two phases (a dry run); at the embedded scale the target stops the DAG with the reason."""
+    from workflow_repo import dry_run_jobs, edit_params, run
+
+    bad = run(["snakemake", "-n", "results/export/wan2.1/phased/seed0"], repo, check=False)
+    assert bad.returncode == 1 and "export needs a student of a paper-scale teacher" in bad.stdout + bad.stderr
+    edit_params(repo, "teachers", scale="paper", names=["wan2.1"], prompts=WAN_PROMPTS,
+                sources={"wan2.1": "Wan-AI/Wan2.1-T2V-14B-Diffusers"})
+    edit_params(repo, "evaluation", backend="paper")
+    jobs = dry_run_jobs(repo, "results/export/wan2.1/phased/seed0")
+    assert jobs == ["export", "fashion_mnist", "student_phase", "student_phase", "teacher"]  # (the data: every phase's)
