@@ -177,6 +177,14 @@ class Pipeline:
         """What a phase's job reads from params.yaml (it reruns when they change)."""
         return self.params.students.settings(w.student, w.teacher, int(w.phase)).rerun_knobs()
 
+    def exported_student(self, w) -> str:
+        """The student an export rule reads: one of a paper-scale teacher (the embedded ones cannot be exported)."""
+        if not self.paper_scale:
+            raise ConfigError(f"results/export/{w.teacher}/{w.student}/seed{w.seed}: export needs a student of a "
+                              "paper-scale teacher (params.yaml teachers.scale: paper); the embedded teachers have no "
+                              "text encoder or VAE a diffusers pipeline could run")
+        return self.final_phase(w.teacher, w.student, int(w.seed))
+
     def students(self, pairs: list[tuple[str, str]]) -> list[str]:
         return [self.final_phase(t, s, seed) for t, s in pairs for seed in self.params.source_seeds(t, s)]
 
