@@ -146,6 +146,46 @@ save_file({{"latents": latents}}, "theirs.safetensors")
     assert float((theirs - latents).abs().max()) < 1e-4
 
 
+def test_a_lora_student_exports_fused_and_as_lora_files_the_base_pipeline_loads(wan):
+    """A Phased student whose experts are LoRA adapters over the teacher (distill.generator_train: lora): the
+    exported pipeline holds them fused, and the hub's own pipeline with the exported LoRA files loaded
+    (transformer_2's with load_into_transformer_2=True), the student's scheduler and boundary, makes the same
+    latents as our sampling of the student (1e-4)."""
+    root, _ = wan
+    student = distil(root / "wan2.2-t2v", root / "students" / "phased_lora" / "seed0", "distill.shift=7.0",
+                     "distill.generator_train=lora", "distill.lora_rank=4", "distill.lora_alpha=8",
+                     "distill.lr_generator=0.05")  # a large step: adapters that visibly change the samples
+    out = root / "export-lora"
+    assert main(["--student", str(student), "--out", str(out)]) == 0
+    assert {p.name for p in (out / "lora").glob("*.safetensors")} == {"transformer.safetensors",
+                                                                      "transformer_2.safetensors"}
+    noise, latents = ours(student, 0, 6)
+    save_file({"noise": noise}, str(root / "noise-lora.safetensors"))
+    outside(f"""
+import json
+from diffusers import FlowMatchEulerDiscreteScheduler
+student = json.load(open("export-lora/student.json"))
+base = DiffusionPipeline.from_pretrained("Wan2.2-T2V-A14B-Diffusers")
+base.scheduler = FlowMatchEulerDiscreteScheduler.from_pretrained("export-lora/scheduler")
+base.register_to_config(boundary_ratio=student["boundary_ratio"])
+def run(name, pipe):
+    latents = pipe(prompt={WAN_PROMPTS[0]!r}, height=16, width=32, num_frames=5, max_sequence_length=8,
+                   latents=load_file("noise-lora.safetensors")["noise"], output_type="latent",
+                   **student["call"]).frames
+    save_file({{"latents": latents}}, f"theirs-{{name}}.safetensors")
+run("teacher", base)
+base.load_lora_weights("export-lora/lora/transformer.safetensors")
+base.load_lora_weights("export-lora/lora/transformer_2.safetensors", load_into_transformer_2=True)
+run("lora", base)
+run("fused", DiffusionPipeline.from_pretrained("export-lora"))
+""", root)
+    theirs = {name: load_file(str(root / f"theirs-{name}.safetensors"))["latents"]
+              for name in ("teacher", "lora", "fused")}
+    assert float((theirs["teacher"] - latents).abs().max()) > 1e-2  # the adapters matter
+    for name in ("fused", "lora"):
+        assert float((theirs[name] - latents).abs().max()) < 1e-4, name
+
+
 def test_the_qwen_student_exports_with_its_second_expert_swapped_in_by_a_callback(qwen):
     """Qwen-Image: the pipeline folder holds phase 1's transformer; phase 2's is transformer_2/ beside it, swapped
     in by the README's step-end callback at student.json's boundary_ratio; run by diffusers alone, it gives our

@@ -9,13 +9,13 @@ import copy
 import pytest
 import torch
 from safetensors.torch import load_file
-from test_precision import args, kill_and_resume, max_difference
 
 from phased_dmd.engine.lora import AdapterView, base_only, new_adapter
 from phased_dmd.jobs.student import load_student, main, sample_student
 from phased_dmd.sample import student_settings
 from phased_dmd.teachers.architectures import tiny_transformer, wan_velocity
 from phased_dmd.teachers.flow_model import Condition, load_teacher
+from test_precision import args, kill_and_resume, max_difference
 
 TEACHER_KIND = "wan2.2"  # two experts: a phase-2 generator and every fake are adapters over both
 SPEC = {"rank": 4, "alpha": 8.0, "targets": ["to_q", "to_k", "to_v", "to_out.0", "ffn.net.0.proj", "ffn.net.2"],
@@ -131,3 +131,12 @@ def test_lora_with_a_weight_average_is_refused_before_anything_is_written(studen
     out = student_setup / "lora-ema"
     assert main(args(student_setup, out, "distill.generator_train=lora", "distill.ema=0.9")) != 0
     assert "ema" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_bf16_lora_phase_keeps_its_adapters_in_fp32_over_a_bf16_teacher(student_setup):
+    out = student_setup / "lora-bf16"
+    assert main(args(student_setup, out, *LORA, "precision=bf16")) == 0
+    saved = load_file(out / "phase1" / "generator" / "transformer" / "adapter.safetensors")
+    assert {v.dtype for v in saved.values()} == {torch.float32}
+    assert all(torch.isfinite(v).all() for v in saved.values())
+    assert max(float(v.abs().max()) for k, v in saved.items() if "lora_B" in k) > 0  # B left zero: trained

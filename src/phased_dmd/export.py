@@ -43,6 +43,7 @@ from phased_dmd.diffusers_api import (
     WanImageToVideoPipeline,
     WanPipeline,
 )
+from phased_dmd.engine.lora import AdapterView
 from phased_dmd.io import write_json
 from phased_dmd.jobs.student import load_student
 from phased_dmd.kinds import KINDS
@@ -63,8 +64,14 @@ def step_transformers(experts: list[FlowModel], cfg: DistillConfig) -> list[nn.M
     """The transformer that makes step i (i < N) as the student samples: its phase's expert, and in an expert
     of two transformers (a Wan2.2 phase across the boundary) the one that serves t = tau_i in float32."""
     grid = levels(cfg)
-    return [expert.experts[int(expert.expert_index(torch.tensor([grid[i]], dtype=torch.float32)))]
+    return [transformer(expert.experts[int(expert.expert_index(torch.tensor([grid[i]], dtype=torch.float32)))])
             for expert, phase in zip(experts, plan_phases(cfg)) for i in range(phase.first_step, phase.end_step)]
+
+
+def transformer(expert: nn.Module) -> nn.Module:
+    """The diffusers transformer of an expert: itself, or a LoRA expert's base with its one adapter on it (a
+    student loaded alone: engine/lora.py)."""
+    return expert.base if isinstance(expert, AdapterView) else expert
 
 
 def routing(experts: list[FlowModel], cfg: DistillConfig, student: Path) -> tuple[list[nn.Module], float | None]:

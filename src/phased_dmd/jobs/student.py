@@ -32,8 +32,8 @@ import torch
 
 from phased_dmd.engine import data_parallel, precision
 from phased_dmd.engine.device import compute_device, model_device
-from phased_dmd.engine.lora import adapter_spec, base_only, new_adapter
 from phased_dmd.engine.loop import PhaseModels, train_phase
+from phased_dmd.engine.lora import adapter_spec, base_only, new_adapter
 from phased_dmd.jobs.student_config import StudentRunConfig, student_knobs
 from phased_dmd.method import grids
 from phased_dmd.method.distill_config import DistillConfig
@@ -159,8 +159,8 @@ def run(cfg: StudentRunConfig) -> None:
     device = compute_device()
     teacher = load_teacher(Path(cfg.teacher)).requires_grad_(False).to(device)
     torch.manual_seed(cfg.seed)
-    models = phase_models(teacher, settings, trained, lambda: [e.to(device) for e in load_student(out, trained[0], teacher)],
-                          cfg.teacher)
+    earlier = lambda: [e.to(device) for e in load_student(out, trained[0], teacher)]  # noqa: E731
+    models = phase_models(teacher, settings, trained, earlier, cfg.teacher)
     for model in (teacher, *models.experts[:trained[0]]):  # frozen: held in the compute precision
         precision.hold_frozen(model.experts, cfg.precision)
     if cfg.gradient_checkpointing:

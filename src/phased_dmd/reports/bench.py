@@ -92,7 +92,8 @@ def lora_lines(lora: dict) -> list[str]:
     """Full fine-tuning against LoRA roles (distill.generator_train, fake_train) for one generator update."""
     roles, full = lora["roles"], lora["roles"]["full"]
     rows = [f"| {name} | {c['seconds']:.3f} | {c['peak_mb']:.1f} | {c['peak_mb'] / full['peak_mb']:.2f} | "
-            f"{c['checkpoint_mb']:.2f} | {c['checkpoint_mb'] / full['checkpoint_mb']:.3f} |" for name, c in roles.items()]
+            f"{c['checkpoint_mb']:.2f} | {c['checkpoint_mb'] / full['checkpoint_mb']:.3f} |"
+            for name, c in roles.items()]
     return ["## LoRA roles against full fine-tuning", "",
             f"One generator update of Phased DMD's phase 2, each role full or a rank-{lora['rank']} LoRA adapter "
             f"(peft; on {', '.join(lora['targets'])}) over the one teacher transformer that every role shares. "
