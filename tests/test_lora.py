@@ -127,10 +127,14 @@ def test_a_lora_run_killed_resumes_to_the_weights_of_an_uninterrupted_one(studen
     assert max_difference(whole, killed) <= 1e-6
 
 
-def test_lora_with_a_weight_average_is_refused_before_anything_is_written(student_setup, capsys):
+def test_lora_with_a_weight_average_or_sharding_is_refused_before_anything_is_written(student_setup, capsys,
+                                                                                       monkeypatch):
     out = student_setup / "lora-ema"
     assert main(args(student_setup, out, "distill.generator_train=lora", "distill.ema=0.9")) != 0
     assert "ema" in capsys.readouterr().err and not out.exists()
+    monkeypatch.setenv("PHASED_DMD_PARALLEL", "shard")
+    assert main(args(student_setup, out, "distill.fake_train=lora")) != 0
+    assert "replicate with a lora role" in capsys.readouterr().err and not out.exists()
 
 
 def test_a_bf16_lora_phase_keeps_its_adapters_in_fp32_over_a_bf16_teacher(student_setup):
