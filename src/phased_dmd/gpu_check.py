@@ -97,7 +97,7 @@ def gpu_plan(facts: dict) -> Plan:
     spec = facts["models"][KIND]
     size = facts["sizes"][spec["sizes"]][0][0]  # [frames, height, width] of its only size
     return Plan("gpu", compute_device(), "bf16", spec["config"], latent_shape("wan", size, facts["latents"]),
-                facts["text_tokens"], layers=(2, 4, 8, 12, 16, 24, 32, 40), matmul_sizes=(4096, 8192, 16384),
+                facts["text_tokens"], layers=(2, 4, 6, 8, 10, 12, 16, 24, 32, 40), matmul_sizes=(4096, 8192, 16384),
                 repeats=5, budgets={"peak": 20, "iteration": 120, "tests": 90, "table2": 220}, run_table2=True)
 
 
