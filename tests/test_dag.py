@@ -141,6 +141,6 @@ def test_the_snakefile_reads_as_the_pipeline():
 
 def test_imports_run_one_way():
     """No module imports one of a layer above it (foundation < method < engine < data < teachers < metrics <
-    toy < jobs < sample < export < reports < workflow)."""
+    toy < jobs < sample < export < reports < gpu_check < workflow)."""
     out = subprocess.run([sys.executable, str(ROOT / "tests" / "layers.py")], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout
