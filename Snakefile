@@ -11,6 +11,7 @@
 #   reports   the tables and figures, from the registry configs/reports.yaml    reports/<name>.{md,json,png}
 #   toy       Figure 2 and the exact 2-D check (analytic scale)
 #   bench     the cost of a generator update and of sampling
+#   export    a student of a paper-scale teacher as a diffusers pipeline folder        results/export/...
 #
 # params.yaml holds the knobs (validated here, before any job starts; each job reads its own from it);
 # configs/ the run settings that change no result. The PIPELINE's Python lives in src/phased_dmd/workflow.py.
@@ -63,3 +64,4 @@ include: "rules/evaluation.smk"
 include: "rules/reports.smk"
 include: "rules/toy.smk"
 include: "rules/bench.smk"
+include: "rules/export.smk"

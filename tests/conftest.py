@@ -54,13 +54,17 @@ def slurm(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def student_setup(tmp_path_factory, request):
-    """A folder with Fashion-MNIST (fmnist/) and a randomly initialised tiny teacher (teacher/) of the
-    kind the test module names in its TEACHER_KIND (students need a teacher, not a good one)."""
+    """A folder with Fashion-MNIST (fmnist/: the repository's data/fashion-mnist when the workflow has fetched it,
+    else from Debian's package) and a randomly initialised tiny teacher (teacher/) of the kind the test module names
+    in its TEACHER_KIND (students need a teacher, not a good one)."""
+    from pathlib import Path
+
     from phased_dmd.data.fashion_mnist import CLASS_NAMES, fetch
     from phased_dmd.teachers.flow_model import teacher_info, tiny_teacher
 
     root = tmp_path_factory.mktemp("student")
-    fetch(root / "fmnist")
+    local = Path(__file__).resolve().parents[1] / "data" / "fashion-mnist"
+    fetch(root / "fmnist", local if local.is_dir() else None)
     torch.manual_seed(0)
     tiny_teacher(teacher_info(request.module.TEACHER_KIND, list(CLASS_NAMES), 16)).save(root / "teacher")
     return root

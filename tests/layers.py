@@ -5,8 +5,8 @@ import re
 import sys
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "src" / "phased_dmd"
-ORDER = ["foundation", "method", "engine", "data", "teachers", "cost", "metrics", "toy", "jobs", "sample", "reports",
-         "workflow"]
+ORDER = ["foundation", "method", "engine", "data", "teachers", "cost", "metrics", "toy", "jobs", "sample", "export",
+         "reports", "gpu_check", "workflow"]
 FOUNDATION = {"__init__", "choices", "config", "diffusers_api", "draws", "io", "kinds", "plots", "registry", "runs",
               "stats", "torchvision_import"}
 IMPORT = re.compile(r"^\s*(?:from phased_dmd\.([\w.]+) import|from phased_dmd import (\w+)"

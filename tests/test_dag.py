@@ -11,6 +11,7 @@ import yaml
 
 from phased_dmd.config import ConfigError
 from phased_dmd.jobs.evaluation_config import EvaluationParams, FigureParams, TableParams
+from phased_dmd.method.distill_config import LORA_KNOBS
 from phased_dmd.registry import EVALUATED, FIGURES, TABLES
 from phased_dmd.workflow import Pipeline
 from shipped import PARAMS, ROOT
@@ -53,9 +54,12 @@ def test_a_phase_waits_for_the_phase_before_it_unless_the_schedule_is_joint():
 def test_the_knobs_that_rerun_a_phase_are_its_own():
     dag = pipeline()
     knobs = dag.student_knobs(W(teacher="wan2.1", student="phased_long", seed="0", phase="2"))
-    assert knobs == dataclasses.asdict(PARAMS.students.settings("phased_long", "wan2.1", 2))
+    settings = dataclasses.asdict(PARAMS.students.settings("phased_long", "wan2.1", 2))
+    assert knobs == {k: v for k, v in settings.items() if k not in LORA_KNOBS}  # full fine-tuning: no LoRA knob
     assert knobs["iterations"] == 320
     assert dag.student_knobs(W(teacher="wan2.1", student="phased_long", seed="0", phase="1"))["iterations"] == 80
+    lora = dag.student_knobs(W(teacher="wan2.1", student="phased_lora", seed="0", phase="1"))
+    assert lora["generator_train"] == "lora" and lora["lora_rank"] == settings["lora_rank"]  # a LoRA run: all
 
 
 def test_only_the_base_row_depends_on_the_base_sampler():
@@ -141,6 +145,6 @@ def test_the_snakefile_reads_as_the_pipeline():
 
 def test_imports_run_one_way():
     """No module imports one of a layer above it (foundation < method < engine < data < teachers < metrics <
-    toy < jobs < reports < workflow)."""
+    toy < jobs < sample < export < reports < gpu_check < workflow)."""
     out = subprocess.run([sys.executable, str(ROOT / "tests" / "layers.py")], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout

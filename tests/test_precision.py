@@ -72,14 +72,14 @@ def test_sharded_bf16_trains_close_to_one_process(student_setup):
     assert float(((losses(two) - losses(one)).abs() / losses(one).abs()).max()) <= TOLERANCE
 
 
-def test_a_bf16_run_killed_resumes_to_the_weights_of_an_uninterrupted_one(student_setup):
+def kill_and_resume(root, name, extra):
+    """Run a phase whole, and again killed by SIGKILL after a few checkpoints then restarted; both generators."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    extra = ["precision=bf16", "checkpoint_every=1", "distill.iterations=12"]
+    extra = [*extra, "checkpoint_every=1", "distill.iterations=12"]
     student = [sys.executable, "-m", "phased_dmd.jobs.student"]
-    whole, killed = student_setup / "bf16-whole", student_setup / "bf16-killed"
-    subprocess.run([*student, *args(student_setup, whole, *extra)], env=env, check=True, capture_output=True,
-                   timeout=600)
-    proc = subprocess.Popen([*student, *args(student_setup, killed, *extra)], env=env, stdout=subprocess.DEVNULL,
+    whole, killed = root / f"{name}-whole", root / f"{name}-killed"
+    subprocess.run([*student, *args(root, whole, *extra)], env=env, check=True, capture_output=True, timeout=600)
+    proc = subprocess.Popen([*student, *args(root, killed, *extra)], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 600
     while max((int(p.name.removeprefix("iter-")) for p in (killed / "phase1" / "checkpoints").glob("iter-*")),
@@ -89,11 +89,16 @@ def test_a_bf16_run_killed_resumes_to_the_weights_of_an_uninterrupted_one(studen
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (killed / "phase1" / "generator").exists()
-    rerun = subprocess.run([*student, *args(student_setup, killed, *extra)], env=env, capture_output=True, text=True,
+    rerun = subprocess.run([*student, *args(root, killed, *extra)], env=env, capture_output=True, text=True,
                            timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "resuming phase 1 at iteration" in rerun.stdout
-    assert max_difference(generator(whole), generator(killed)) <= 1e-6
+    return generator(whole), generator(killed)
+
+
+def test_a_bf16_run_killed_resumes_to_the_weights_of_an_uninterrupted_one(student_setup):
+    whole, killed = kill_and_resume(student_setup, "bf16", ["precision=bf16"])
+    assert max_difference(whole, killed) <= 1e-6
 
 
 def test_an_unknown_precision_is_refused_before_anything_is_written(student_setup, capsys):

@@ -204,7 +204,7 @@ def test_table2_from_teachers_to_report_and_what_an_edit_reruns(repo: Path):
     edit_params(repo, "students", methods__sgts_i4={"method": "sgts", "iterations": 4},
                 methods__phased_i4={"method": "phased", "num_phases": 2, "iterations": 4})
     edit_params(repo, "evaluation", convergence__teachers=["wan2.1"],
-                convergence__students=["sgts", "sgts_i4", "phased", "phased_i4"])
+                convergence__students=["sgts", "sgts_i4", "phased", "phased_i4"], convergence__skip={})
     assert dry_run_jobs(repo, "reports/convergence.md").count("student_phase") == 3  # the table's are reused
     run(["snakemake", "reports/convergence.md", "--cores", "2"], repo)
     convergence = json.loads((repo / "reports/convergence.json").read_text())

@@ -46,6 +46,7 @@ def only_students(repo: Path, teachers: list[str], methods: dict) -> None:
         if isinstance(shown, dict) and "students" in shown:
             kept = [s for s in shown["students"] if s in methods]
             shown["students"] = names[:2] if "teacher" in shown else (kept or names[:1])
+            shown.pop("skip", None)  # it names students no longer shown
     (repo / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
 
 

@@ -12,5 +12,6 @@ TEACHER_KINDS: tuple[str, ...] = tuple(KINDS)  # embedded teachers: teachers/kin
 INTERVALS: tuple[str, ...] = ("nested", "disjoint")  # re-noise t in (s_p, 1) | (s_p, s_{p-1})
 SCHEDULES: tuple[str, ...] = ("progressive", "joint")  # paper: phase by phase | LightX2V: phases alternate
 METRIC_BACKENDS: tuple[str, ...] = ("embedded", "paper")  # feature network + OpenCV | DINOv3, LPIPS, RAFT, FID, FVD
+ROLE_TRAINING: tuple[str, ...] = ("full", "lora")  # a role's own weights | a peft adapter over the teacher
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")  # run setting: float32 throughout | bf16 compute, fp32 masters
 SCALES: tuple[str, ...] = ("embedded", "paper")  # tiny teachers trained here | the paper's from the hub

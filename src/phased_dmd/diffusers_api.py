@@ -11,11 +11,14 @@ from diffusers import (  # noqa: E402
     DiffusionPipeline,
     FlowMatchEulerDiscreteScheduler,
     ModelMixin,
+    QwenImagePipeline,
     QwenImageTransformer2DModel,
+    WanImageToVideoPipeline,
+    WanPipeline,
     WanTransformer3DModel,
 )
 from diffusers.configuration_utils import register_to_config  # noqa: E402
 
 __all__ = ["AutoencoderKLWan", "AutoModel", "ConfigMixin", "DiffusionPipeline", "FlowMatchEulerDiscreteScheduler",
-           "ModelMixin", "QwenImageTransformer2DModel",
+           "ModelMixin", "QwenImagePipeline", "QwenImageTransformer2DModel", "WanImageToVideoPipeline", "WanPipeline",
            "WanTransformer3DModel", "register_to_config"]

@@ -26,6 +26,7 @@ from phased_dmd.jobs.evaluation_config import BASE_SAMPLER, EVALUATION_KNOBS
 from phased_dmd.jobs.launch import CLUSTERS
 from phased_dmd.jobs.params import Params, load_params
 from phased_dmd.kinds import KINDS
+from phased_dmd.method.distill_config import DistillConfig
 from phased_dmd.registry import FIGURES, RUNS, TABLES
 from phased_dmd.toy.figure2_config import section_knobs
 
@@ -174,7 +175,15 @@ class Pipeline:
 
     def student_knobs(self, w) -> dict:
         """What a phase's job reads from params.yaml (it reruns when they change)."""
-        return asdict(self.params.students.settings(w.student, w.teacher, int(w.phase)))
+        return self.params.students.settings(w.student, w.teacher, int(w.phase)).rerun_knobs()
+
+    def exported_student(self, w) -> str:
+        """The student an export rule reads: one of a paper-scale teacher (the embedded ones cannot be exported)."""
+        if not self.paper_scale:
+            raise ConfigError(f"results/export/{w.teacher}/{w.student}/seed{w.seed}: export needs a student of a "
+                              "paper-scale teacher (params.yaml teachers.scale: paper); the embedded teachers have no "
+                              "text encoder or VAE a diffusers pipeline could run")
+        return self.final_phase(w.teacher, w.student, int(w.seed))
 
     def students(self, pairs: list[tuple[str, str]]) -> list[str]:
         return [self.final_phase(t, s, seed) for t, s in pairs for seed in self.params.source_seeds(t, s)]
@@ -220,7 +229,7 @@ class Pipeline:
         if w.source != "real":
             knobs["seeds"] = self.params.source_seeds(w.teacher, w.source)
         if w.source not in ("real", "base"):
-            knobs["distill"] = asdict(self.params.students.settings(w.source, w.teacher))
+            knobs["distill"] = self.params.students.settings(w.source, w.teacher).rerun_knobs()
         return knobs
 
     def report_inputs(self, name: str) -> list[str]:
@@ -272,7 +281,7 @@ class Pipeline:
     def paper_scale_knobs(self) -> dict:
         """What the cost model reads from params.yaml: its assumptions and the recipe of every student of the
         paper's tables (reports/paper_scale.py)."""
-        recipes = {f"{kind}/{student}": asdict(self.params.students.settings(student, kind))
+        recipes = {f"{kind}/{student}": self.params.students.settings(student, kind).rerun_knobs()
                    for name in PAPER_TABLES for kind in self.table(name).teachers
                    for student in (*self.table(name).students, "phased")}
         return {"paper_scale": asdict(self.params.paper_scale), "recipes": recipes}
@@ -289,7 +298,7 @@ class Pipeline:
         toy = self.params.toy2d
         if method == "pretrained":
             return {"ring": asdict(toy.ring), "pretrain_iterations": toy.pretrain_iterations}
-        return {"ring": asdict(toy.ring), "distill": toy.run_distill(method)}
+        return {"ring": asdict(toy.ring), "distill": DistillConfig(**toy.run_distill(method)).rerun_knobs()}
 
     def toy2d_runs(self) -> list[str]:
         toy = self.params.toy2d

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils import flop_counter
 from torch.utils.flop_counter import FlopCounterMode
 
 from phased_dmd.engine.precision import DTYPES, hold_frozen
@@ -49,6 +50,22 @@ def meta_transformer(architecture: str, config: dict, precision: str = "bf16") -
     with torch.device("meta"):
         model = TRANSFORMER_CLASSES[architecture].from_config(config)
     return hold_frozen(model, precision)
+
+
+def _cpu_attention(query, key, value, *args, out_shape=None, **kwargs) -> int:
+    return flop_counter.sdpa_flop_count(query, key, value)
+
+
+def _cpu_attention_backward(grad_out, query, key, value, *args, out_shape=None, **kwargs) -> int:
+    return flop_counter.sdpa_backward_flop_count(grad_out, query, key, value)
+
+
+def flop_count() -> FlopCounterMode:
+    """torch's FlopCounterMode (matrix products, convolutions, attention), counting the CPU's fused attention
+    kernel as the GPU's flash kernel is counted (FlopCounterMode leaves it out: a CPU's attention counted 0)."""
+    return FlopCounterMode(display=False, custom_mapping={
+        torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_attention,
+        torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward: _cpu_attention_backward})
 
 
 def parameter_count(model: nn.Module) -> int:

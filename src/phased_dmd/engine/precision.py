@@ -30,8 +30,12 @@ def compute(precision: str, device: torch.device) -> contextlib.AbstractContextM
 def hold_frozen(module: nn.Module, precision: str) -> nn.Module:
     """A frozen model's weights in the compute precision (half the memory in bf16), but for the submodules a
     diffusers model keeps in float32 (`_keep_in_fp32_modules`: Wan's norms, time embedder, rope), as its
-    from_pretrained(torch_dtype=...) does."""
+    from_pretrained(torch_dtype=...) does; and for the LoRA adapters being trained inside it (roles over the
+    frozen teacher: engine/lora.py), which keep their float32 values exactly."""
+    trained = [(p, p.data) for name, p in module.named_parameters() if "lora_" in name and p.requires_grad]
     nn.Module.to(module, DTYPES[precision])  # nn.Module's own: diffusers' `to` warns about those submodules
+    for parameter, data in trained:
+        parameter.data = data
     for model in module.modules():
         keep = set(getattr(model, "_keep_in_fp32_modules", None) or [])
         for name, parameter in model.named_parameters():

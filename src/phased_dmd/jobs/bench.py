@@ -10,7 +10,8 @@ profile_memory), the largest of three updates. Phased methods: time averaged ove
 the largest phase. Sampling: the teacher's Euler sampler with CFG against the 4-step student.
 Training iteration (what a phase repeats: `ttur` fake updates, then the generator update), one-step DMD:
 its time at several batch sizes and threads, its FLOPs (torch's FlopCounterMode: matrix products and
-attention, forward and backward) and their rate as a share of the CPU's measured fp32 matmul peak.
+attention, forward and backward; cost/measure.flop_count) and their rate as a share of the CPU's measured fp32
+matmul peak. The GPU check (phased_dmd.gpu_check) times the same iteration on a GPU.
 
     python -m phased_dmd.jobs.bench teacher_dir=results/teachers/wan2.1 out_dir=results/bench   (knobs: params.yaml)
 """
@@ -28,9 +29,9 @@ from pathlib import Path
 
 import torch
 from torch.profiler import ProfilerActivity, profile
-from torch.utils.flop_counter import FlopCounterMode
 
 from phased_dmd.choices import PRECISIONS
+from phased_dmd.cost.measure import flop_count
 from phased_dmd.engine import precision
 from phased_dmd.engine.loop import fake_update, generator_update, optimisers
 from phased_dmd.io import write_json
@@ -63,72 +64,89 @@ def peak_allocated_mb(fn) -> float:
     return peak / 2**20
 
 
-def timed(fn, repeats: int) -> list[float]:
-    """Wall seconds of each of `repeats` calls of fn."""
+CPU = torch.device("cpu")
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the work queued on `device` (a GPU runs asynchronously; the CPU has nothing to wait for)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fn, repeats: int, device: torch.device = CPU) -> list[float]:
+    """Wall seconds of each of `repeats` calls of fn, each until `device` has finished its work."""
     seconds = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
+        synchronize(device)
         seconds.append(time.perf_counter() - start)
     return seconds
 
 
-def phase_updates(teacher: FlowModel, cfg: DistillConfig, p: int, seed: int, compute: str = "fp32"):
+def phase_updates(teacher: FlowModel, cfg: DistillConfig, p: int, seed: int, compute: str = "fp32",
+                  device: torch.device = CPU):
     """The two updates training repeats in phase p (earlier experts frozen), as callables: the generator's and
     the fake model's, each with its AdamW, at the `compute` precision (engine/precision.py: bf16 holds the
-    teacher and the frozen experts in bf16, as the student job does)."""
+    teacher and the frozen experts in bf16, as the student job does), on `device` (where the teacher is; the
+    batches are drawn on the CPU and moved there, as the student job draws them)."""
     phases = plan_phases(cfg)
-    if compute != "fp32":
+    if compute != "fp32" or cfg.uses_lora:  # held in bf16, or given adapters: not the caller's teacher
         teacher = copy.deepcopy(teacher)
-    models = phase_models(teacher, cfg, [p], [phase_generator(teacher, phases[q]).requires_grad_(False)
-                                             for q in range(p)])
+    models = phase_models(teacher, cfg, [p], lambda: [phase_generator(teacher, phases[q]).requires_grad_(False)
+                                                              for q in range(p)])
     for model in (teacher, *models.experts[:p]):
         precision.hold_frozen(model.experts, compute)
     gen = torch.Generator().manual_seed(seed)
     prompts = len(teacher.info.prompts)
-    batch = lambda n, g: (torch.randn((n, *teacher.info.shape), generator=g),  # noqa: E731
-                          Condition(torch.randint(prompts, (n,), generator=g)))
+    batch = lambda n, g: (torch.randn((n, *teacher.info.shape), generator=g).to(device),  # noqa: E731
+                          Condition(torch.randint(prompts, (n,), generator=g)).to(device))
     opt_g, opt_f = optimisers(models, cfg)[p]
 
     def run(update, opt):
-        with precision.compute(compute, torch.device("cpu")):
+        with precision.compute(compute, device):
             return update(models, p, cfg, batch, gen, opt)
 
-    return lambda: run(generator_update, opt_g), lambda: run(fake_update, opt_f)
+    return lambda: run(generator_update, opt_g), lambda: run(fake_update, opt_f), models
 
 
 def update_cost(teacher: FlowModel, cfg: DistillConfig, p: int, repeats: int, seed: int,
                 compute: str = "fp32") -> dict:
     """Seconds (median) and peak MiB of one generator update of phase p (earlier experts frozen)."""
-    update, _ = phase_updates(teacher, cfg, p, seed, compute)
+    update, _, models = phase_updates(teacher, cfg, p, seed, compute)
     update()  # warm-up: AdamW state and gradients exist from here on, as in training
     seconds = timed(update, repeats)
+    checkpoint = [t for model in (models.experts[p], models.fake_of(p)) for t in model.state_dict().values()]
     return {"seconds": statistics.median(seconds), "repeats": seconds,
-            "peak_mb": max(peak_allocated_mb(update) for _ in range(3))}
+            "peak_mb": max(peak_allocated_mb(update) for _ in range(3)),
+            "checkpoint_mb": sum(t.numel() * t.element_size() for t in checkpoint) / 2**20}
 
 
-def matmul_peak_gflops(size: int = 1024, repeats: int = 5) -> float:
-    """The CPU's fp32 matrix-product rate on the current threads (GFLOP/s): best of `repeats` products of two
-    size x size matrices, 2 size^3 FLOPs each."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b
-    return 2 * size**3 / min(timed(lambda: a @ b, repeats)) / 1e9
+def matmul_peak_gflops(size: int = 1024, repeats: int = 5, device: torch.device = CPU,
+                       dtype: torch.dtype = torch.float32) -> float:
+    """The matrix-product rate of `device` in `dtype` (GFLOP/s; a CPU's on its current threads): best of
+    `repeats` products of two size x size matrices, 2 size^3 FLOPs each, after one."""
+    a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
+    timed(lambda: a @ b, 1, device)
+    return 2 * size**3 / min(timed(lambda: a @ b, repeats, device)) / 1e9
 
 
-def iteration_cost(teacher: FlowModel, cfg: DistillConfig, repeats: int, seed: int) -> dict:
-    """One training iteration of one-step DMD (cfg.ttur fake updates, then the generator update): median
-    seconds, FLOPs (FlopCounterMode) and samples of the generator batch per second."""
-    generator, fake = phase_updates(teacher, cfg, 0, seed)
+def iteration_cost(teacher: FlowModel, cfg: DistillConfig, repeats: int, seed: int, compute: str = "fp32",
+                   device: torch.device = CPU) -> dict:
+    """One training iteration of one-step DMD (cfg.ttur fake updates, then the generator update) at the `compute`
+    precision on `device` (where the teacher is): median seconds, FLOPs (flop_count) and samples of the generator
+    batch per second."""
+    generator, fake, _ = phase_updates(teacher, cfg, 0, seed, compute, device)
 
     def iteration():
         for _ in range(cfg.ttur):
             fake()
         generator()
 
-    iteration()  # warm-up
-    with FlopCounterMode(display=False) as counter:
+    timed(iteration, 1, device)  # warm-up
+    with flop_count() as counter:
         iteration()
-    seconds = statistics.median(timed(iteration, repeats))
+    seconds = statistics.median(timed(iteration, repeats, device))
     return {"batch_size": cfg.batch_size, "seconds": seconds, "gflop": counter.get_total_flops() / 1e9,
             "samples_per_second": cfg.batch_size / seconds}
 
@@ -175,6 +193,22 @@ def precisions(teacher: FlowModel, cfg: BenchRunConfig) -> dict:
     return out
 
 
+LORA_ROLES = {"full": ("full", "full"), "lora generator": ("lora", "full"), "lora generator and fake": ("lora", "lora")}
+
+
+def lora_roles(teacher: FlowModel, cfg: BenchRunConfig) -> dict:
+    """One generator update of Phased DMD's phase 2 with each role full or a LoRA adapter over the teacher
+    (distill.generator_train, fake_train, at distill's rank): time, peak memory and the checkpoint's weights."""
+    out = {}
+    for name, (generator, fake) in LORA_ROLES.items():
+        dc = dataclasses.replace(cfg.distill, batch_size=cfg.batch_size, generator_train=generator, fake_train=fake,
+                                 **VARIANTS["phased_2"])
+        out[name] = update_cost(teacher, dc, 1, cfg.repeats, cfg.seed)
+        print(f"bench: phased_2 phase 2, {name}: {out[name]['seconds']:.3f} s, {out[name]['peak_mb']:.1f} MiB, "
+              f"checkpoint {out[name]['checkpoint_mb']:.2f} MiB", flush=True)
+    return {"rank": cfg.distill.lora_rank, "targets": list(cfg.distill.lora_targets), "roles": out}
+
+
 @torch.no_grad()
 def sampling(teacher: FlowModel, cfg: BenchRunConfig) -> dict:
     """Wall time to draw cfg.samples images: teacher (teacher_steps Euler steps with CFG) vs the 4-step student."""
@@ -198,6 +232,7 @@ def run(cfg: BenchRunConfig) -> None:
         "generator_update": generator_updates(teacher, cfg),
         "sampling": sampling(teacher, cfg),
         "precision": precisions(teacher, cfg),
+        "lora": lora_roles(teacher, cfg),
         "iteration": iteration_profile(teacher, cfg),
         "setup": {"teacher": cfg.teacher, "teacher_parameters": params, "batch_size": cfg.batch_size,
                   "num_steps": cfg.distill.num_steps, "repeats": cfg.repeats, "samples": cfg.samples, "threads": 1,

@@ -24,6 +24,8 @@ import copy
 import hashlib
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -31,6 +33,7 @@ import torch
 from phased_dmd.engine import data_parallel, precision
 from phased_dmd.engine.device import compute_device, model_device
 from phased_dmd.engine.loop import PhaseModels, train_phase
+from phased_dmd.engine.lora import adapter_spec, base_only, new_adapter
 from phased_dmd.jobs.student_config import StudentRunConfig, student_knobs
 from phased_dmd.method import grids
 from phased_dmd.method.distill_config import DistillConfig
@@ -39,7 +42,7 @@ from phased_dmd.method.phases import plan_phases, run_experts
 from phased_dmd.plots import loss_curves
 from phased_dmd.runs import run_main
 from phased_dmd.teachers.data import load_items, prompt_batches, training_batches
-from phased_dmd.teachers.flow_model import Condition, FlowModel, load_teacher
+from phased_dmd.teachers.flow_model import EXPERT_FOLDERS, Condition, FlowModel, load_adapters, load_teacher
 
 
 def phase_dir(out_dir: Path, phase: int) -> Path:
@@ -55,6 +58,17 @@ def phase_generator(teacher: FlowModel, phase: Phase) -> FlowModel:
     """The phase's generator expert, initialised from the teacher expert(s) that serve its phase."""
     experts = serving_experts(teacher, phase)
     return teacher.expert_copy(experts[0]) if len(experts) == 1 else copy.deepcopy(teacher)
+
+
+def adapters(teacher: FlowModel, experts: list[int], name: str, settings: DistillConfig,
+             teacher_dir: str) -> FlowModel:
+    """A role trained as LoRA adapters `name` over the teacher's own experts `experts` (indices), which it shares
+    with the teacher and the other roles (engine/lora.py)."""
+    spec = {"rank": settings.lora_rank, "alpha": settings.lora_alpha, "targets": list(settings.lora_targets),
+            "dropout": settings.lora_dropout, "teacher": str(teacher_dir)}
+    views = [new_adapter(teacher.experts[i], name, {**spec, "expert": i}) for i in experts]
+    info = teacher.info if len(experts) == len(teacher.experts) else replace(teacher.info, boundary=None)
+    return FlowModel(info, views, teacher.text_encoder, teacher.image_conditions)
 
 
 def trainable(model: FlowModel) -> FlowModel:
@@ -84,28 +98,44 @@ def weights_digest(folders: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def load_student(out_dir: Path, phases: int) -> list[FlowModel]:
-    """The generator experts of phases 1..phases, saved by earlier runs (with the teacher loader)."""
+def load_student(out_dir: Path, phases: int, teacher: FlowModel | None = None) -> list[FlowModel]:
+    """The generator experts of phases 1..phases, saved by earlier runs (with the teacher loader); experts saved
+    as LoRA adapters go onto `teacher`'s transformers when it is given (else each loads its own base)."""
     experts = []
     for p in range(1, phases + 1):
         folder = phase_dir(out_dir, p) / "generator"
         if not (folder / "teacher.json").is_file():
             raise FileNotFoundError(f"{folder}: phase {p} of this student is not trained yet (run phase {p} first)")
-        experts.append(load_teacher(folder).requires_grad_(False))
+        shared = teacher is not None and adapter_spec(folder / EXPERT_FOLDERS[0]) is not None
+        experts.append((load_adapters(folder, teacher) if shared else load_teacher(folder)).requires_grad_(False))
     return experts
 
 
 def phase_models(teacher: FlowModel, settings: DistillConfig, trained: list[int],
-                 frozen: list[FlowModel]) -> PhaseModels:
-    """The models of a run that trains phases `trained` (0-based) of a student of `teacher`: the `frozen` experts
-    of the phases before them, a generator expert per trained phase (from the teacher's expert that serves it)
-    and a fake per trained phase (a copy of the whole teacher), the guided teacher as the real score."""
+                 frozen: Callable[[], list[FlowModel]], teacher_dir: str = "teacher") -> PhaseModels:
+    """The models of a run that trains phases `trained` (0-based) of a student of `teacher` (saved in
+    `teacher_dir`): the `frozen()` experts of the phases before them, a generator expert per trained phase (from
+    the teacher's expert that serves it) and a fake per trained phase (the whole teacher), each a copy (full) or
+    adapters over the teacher's own transformers (lora); the guided teacher, without adapters, as the real score.
+    The copies are taken first, from the teacher before any adapter is on it."""
     phases = plan_phases(settings)
-    return PhaseModels(
-        lambda x, t, cond: teacher.guided(x, t, cond, settings.cfg_scale, settings.cfg_form),
-        experts=[*frozen, *(trainable(phase_generator(teacher, phases[p])) for p in trained)],
-        fakes=[trainable(copy.deepcopy(teacher)) for _ in trained],
-        floors={p: phase_floor(teacher, phases[p]) for p in trained})
+    generators = {p: phase_generator(teacher, phases[p]) for p in trained if settings.generator_train == "full"}
+    fakes = {p: copy.deepcopy(teacher) for p in trained if settings.fake_train == "full"}
+    earlier = frozen()
+    for p in trained:
+        if settings.generator_train == "lora":
+            generators[p] = adapters(teacher, serving_experts(teacher, phases[p]), f"generator{p + 1}", settings,
+                                     teacher_dir)
+        if settings.fake_train == "lora":
+            fakes[p] = adapters(teacher, list(range(len(teacher.experts))), f"fake{p + 1}", settings, teacher_dir)
+
+    def real_score(x: torch.Tensor, t: torch.Tensor, cond: Condition) -> torch.Tensor:
+        with base_only(teacher):
+            return teacher.guided(x, t, cond, settings.cfg_scale, settings.cfg_form)
+
+    return PhaseModels(real_score, experts=[*earlier, *(trainable(generators[p]) for p in trained)],
+                       fakes=[trainable(fakes[p]) for p in trained],
+                       floors={p: phase_floor(teacher, phases[p]) for p in trained})
 
 
 @torch.no_grad()
@@ -129,7 +159,8 @@ def run(cfg: StudentRunConfig) -> None:
     device = compute_device()
     teacher = load_teacher(Path(cfg.teacher)).requires_grad_(False).to(device)
     torch.manual_seed(cfg.seed)
-    models = phase_models(teacher, settings, trained, [e.to(device) for e in load_student(out, trained[0])])
+    earlier = lambda: [e.to(device) for e in load_student(out, trained[0], teacher)]  # noqa: E731
+    models = phase_models(teacher, settings, trained, earlier, cfg.teacher)
     for model in (teacher, *models.experts[:trained[0]]):  # frozen: held in the compute precision
         precision.hold_frozen(model.experts, cfg.precision)
     if cfg.gradient_checkpointing:

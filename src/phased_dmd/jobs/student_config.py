@@ -52,6 +52,9 @@ class StudentRunConfig:
         parallel = os.environ.get("PHASED_DMD_PARALLEL", "replicate")
         if parallel not in PARALLEL_MODES:
             yield "PHASED_DMD_PARALLEL (environment variable)", f"one of {list(PARALLEL_MODES)}", parallel
+        elif parallel == "shard" and self.distill.uses_lora:
+            yield ("PHASED_DMD_PARALLEL (environment variable)", "replicate with a lora role (adapters over a "
+                   "sharded teacher are not built yet)", parallel)
         processes = int(os.environ.get("WORLD_SIZE", "1"))  # data parallel: each process takes a shard
         if self.distill.batch_size % processes:
             yield ("distill.batch_size", f"a multiple of the {processes} data-parallel processes (WORLD_SIZE)",

@@ -6,15 +6,16 @@ The schema of every distillation knob, and only the schema: the values live in p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Optional
 
 from omegaconf import MISSING
 
 from phased_dmd import config as C
-from phased_dmd.choices import CFG_FORMS, CRITIC_OBJECTIVES, INTERVALS, METHODS, SCHEDULES, STEP_RULES
+from phased_dmd.choices import CFG_FORMS, CRITIC_OBJECTIVES, INTERVALS, METHODS, ROLE_TRAINING, SCHEDULES, STEP_RULES
 
 PER_PHASE = ("iterations", "ttur", "batch_size", "lr_generator", "lr_fake", "cfg_scale")  # a phase may set these
+LORA_KNOBS = ("generator_train", "fake_train", "lora_rank", "lora_alpha", "lora_targets", "lora_dropout")
 
 
 @dataclass
@@ -46,6 +47,22 @@ class DistillConfig:
     cfg_scale: float = MISSING  # teacher guidance (diffusers teachers; the analytic teacher has none)
     cfg_form: str = MISSING  # standard v_u + w (v_c - v_u) | plus_one v_c + w (v_c - v_u) | renorm (Qwen-Image)
     ema: Optional[float] = MISSING  # decay of the generator's weight average (null: no EMA)
+    generator_train: str = MISSING  # full | lora: the generator experts' own weights, or adapters over the teacher
+    fake_train: str = MISSING  # full | lora: the same for the fake models
+    lora_rank: int = MISSING  # the adapters' (peft LoraConfig r, lora_alpha, target_modules, lora_dropout)
+    lora_alpha: float = MISSING
+    lora_targets: list[str] = MISSING  # names of the transformer's linear layers that get an adapter
+    lora_dropout: float = MISSING
+
+    @property
+    def uses_lora(self) -> bool:
+        return "lora" in (self.generator_train, self.fake_train)
+
+    def rerun_knobs(self) -> dict:
+        """The knobs whose change reruns a distillation: all of them, but the LoRA ones when no role trains an
+        adapter (full fine-tuning, as every run before they existed)."""
+        knobs = asdict(self)
+        return knobs if self.uses_lora else {k: v for k, v in knobs.items() if k not in LORA_KNOBS}
 
     @property
     def phase_count(self) -> int:
@@ -59,6 +76,15 @@ class DistillConfig:
         yield from C.choice("critic", self.critic, CRITIC_OBJECTIVES)
         yield from C.choice("cfg_form", self.cfg_form, CFG_FORMS)
         yield from C.choice("schedule", self.schedule, SCHEDULES)
+        yield from C.choice("generator_train", self.generator_train, ROLE_TRAINING)
+        yield from C.choice("fake_train", self.fake_train, ROLE_TRAINING)
+        yield from C.positive("lora_rank", self.lora_rank)
+        yield from C.positive("lora_alpha", self.lora_alpha)
+        yield from C.non_empty_unique("lora_targets", self.lora_targets)
+        if not 0 <= self.lora_dropout < 1:
+            yield "lora_dropout", "a share in [0, 1)", self.lora_dropout
+        if self.ema is not None and self.generator_train == "lora":
+            yield "ema", "null with generator_train: lora (the weight average of an adapter is not built yet)", self.ema
         if self.ema is not None:
             yield from C.open_unit("ema", self.ema)
         for key in ("num_steps", "num_phases", "shift", "t_shift", "iterations", "ttur", "batch_size",

@@ -88,6 +88,21 @@ def precision_lines(costs: dict) -> list[str]:
             "matters.", ""]
 
 
+def lora_lines(lora: dict) -> list[str]:
+    """Full fine-tuning against LoRA roles (distill.generator_train, fake_train) for one generator update."""
+    roles, full = lora["roles"], lora["roles"]["full"]
+    rows = [f"| {name} | {c['seconds']:.3f} | {c['peak_mb']:.1f} | {c['peak_mb'] / full['peak_mb']:.2f} | "
+            f"{c['checkpoint_mb']:.2f} | {c['checkpoint_mb'] / full['checkpoint_mb']:.3f} |"
+            for name, c in roles.items()]
+    return ["## LoRA roles against full fine-tuning", "",
+            f"One generator update of Phased DMD's phase 2, each role full or a rank-{lora['rank']} LoRA adapter "
+            f"(peft; on {', '.join(lora['targets'])}) over the one teacher transformer that every role shares. "
+            "Checkpoint: the weights a checkpoint of the phase holds (the trained expert and its fake; a LoRA role "
+            "its adapter only, besides the frozen text encoder).", "",
+            "| roles | seconds | peak MiB | x full | checkpoint MiB | x full |", "|---|---|---|---|---|---|", *rows, "",
+            "What LoRA costs in quality at this scale: Table 2's `phased_lora` row.", ""]
+
+
 def markdown(data: dict) -> str:
     setup, s = data["setup"], data["sampling"]
     lines = [
@@ -122,7 +137,7 @@ def markdown(data: dict) -> str:
     ]
     for t in data["targets"].values():
         lines.append(f"- {t['text']}: **{'held' if t['held'] else 'did NOT hold'}**.")
-    lines += [""] + precision_lines(data["precision"]) + iteration_lines(data["iteration"])
+    lines += [""] + precision_lines(data["precision"]) + lora_lines(data["lora"]) + iteration_lines(data["iteration"])
     lines += ["![Time and peak memory of one generator update, as a ratio to one-step DMD](bench.png)", "",
               f"Git revision {data['provenance']['git']}; the measurements took {data['provenance']['seconds']:.0f} s.",
               ""]
@@ -147,7 +162,7 @@ def write_report(params, results: Path, out: Path) -> None:
     raw = json.loads((results / "measurements.json").read_text())
     updates = with_ratios(raw["generator_update"])
     data = {"generator_update": updates, "sampling": raw["sampling"], "targets": targets(updates, raw["sampling"]),
-            "iteration": raw["iteration"], "precision": raw["precision"],
+            "iteration": raw["iteration"], "precision": raw["precision"], "lora": raw["lora"],
             "setup": raw["setup"], "provenance": {"git": git_revision(), "seconds": raw["seconds"]}}
     plot(out.with_suffix(".png"), updates)
     write_json(out.with_suffix(".json"), data)

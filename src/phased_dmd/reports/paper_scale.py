@@ -213,8 +213,9 @@ def markdown(data: dict) -> str:
               + "; ".join(f"phase {i + 1}: teacher {r['teacher']} frozen, earlier experts {r['frozen']} frozen, "
                           f"{r['trained']} trained, {r['idle']} idle" for i, r in enumerate(focus["roles"]))
               + f". LoRA adapters: {focus['adapter_parameters'] / 1e6:.0f} M parameters per transformer. "
-              "LoRA is not in the engine yet (issue 14): its rows are the design it is to follow, every generator "
-              "expert and fake an adapter over the teacher's own transformers, held once.", ""]
+              "Its rows count every generator expert and fake as an adapter over the teacher's own transformers, "
+              "held once, as the engine's LoRA roles run them (distill.generator_train and fake_train: lora; "
+              "engine/lora.py); sharded LoRA is not built in the engine yet.", ""]
     shards = a["shard_counts"]
     lines += ["| training | precision | checkpointing | "
               + " | ".join(f"{n} GPU{'s' if n > 1 else ''}: states + gathered + activations = total" for n in shards)

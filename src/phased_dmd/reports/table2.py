@@ -47,10 +47,13 @@ CLAIMS = {"phased_more_diverse_than_sgts": "Phased DMD more diverse than DMD wit
           "sgts_more_diverse_than_dmd": "DMD with SGTS more diverse than one-step DMD (the paper: no, it falls to the "
                                         "one-step level)",
           "phased_more_diverse_than_sgts_renoise": "Phased DMD more diverse than DMD with SGTS re-noising between "
-                                                   "its steps (the step rule of DMD2 and Self-Forcing)"}
+                                                   "its steps (the step rule of DMD2 and Self-Forcing)",
+          "phased_more_diverse_than_phased_lora": "Phased DMD with full experts more diverse than with LoRA experts "
+                                                  "over the shared teacher (what LoRA costs; no claim of the paper)"}
 PAIRS = {"phased_more_diverse_than_sgts": ("phased", "sgts"), "phased_more_diverse_than_dmd": ("phased", "dmd"),
          "sgts_more_diverse_than_dmd": ("sgts", "dmd"),
-         "phased_more_diverse_than_sgts_renoise": ("phased", "sgts_renoise")}
+         "phased_more_diverse_than_sgts_renoise": ("phased", "sgts_renoise"),
+         "phased_more_diverse_than_phased_lora": ("phased", "phased_lora")}
 
 
 def claims(measured: dict, teachers: list[str]) -> dict:

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from phased_dmd.choices import TEACHER_KINDS
 from phased_dmd.engine import data_parallel
+from phased_dmd.engine.lora import AdapterView, adapter_spec, attach
 from phased_dmd.io import save_tensors
 from phased_dmd.kinds import KINDS
 from phased_dmd.method.grids import teacher_expert
@@ -146,6 +147,7 @@ class FlowModel(nn.Module):
 
     def save(self, folder: Path) -> None:
         """The diffusers layout: transformer/ (and transformer_2/), text_encoder/ via save_pretrained, teacher.json.
+        An expert trained as a LoRA adapter saves the adapter alone (engine/lora.py), which names its base.
 
         In a data-parallel run every process calls it (a sharded expert is gathered whole, in diffusers'
         single-file layout) and the first one writes.
@@ -155,7 +157,9 @@ class FlowModel(nn.Module):
             return
         folder.mkdir(parents=True, exist_ok=True)
         for name, expert, state in zip(EXPERT_FOLDERS, self.experts, states):
-            if state is None:
+            if isinstance(expert, AdapterView):
+                expert.save(folder / name)
+            elif state is None:
                 expert.save_pretrained(folder / name)
             else:
                 expert.save_config(folder / name)
@@ -166,25 +170,49 @@ class FlowModel(nn.Module):
         (folder / "teacher.json").write_text(json.dumps(asdict(self.info), indent=2) + "\n")
 
 
+def load_adapters(folder: Path, teacher: FlowModel) -> FlowModel:
+    """A model saved as LoRA adapters (FlowModel.save of adapter views), its adapters attached to `teacher`'s own
+    transformers, which they share (a frozen expert of an earlier phase in a run that trains a later one)."""
+    folder, info = Path(folder), read_info(folder)
+    views = [attach(teacher.experts[adapter_spec(folder / name)["expert"]], folder / name)
+             for name in EXPERT_FOLDERS[: 1 if info.boundary is None else 2]]
+    return FlowModel(info, views, teacher.text_encoder, teacher.image_conditions)
+
+
 def save_image_conditions(folder: Path, conditions: Tensor) -> None:
     """Paper-scale I2V: the latent condition of each prompt's image, beside the model (read by load_teacher)."""
     save_file({"conditions": conditions.cpu().contiguous()}, str(Path(folder) / IMAGE_CONDITIONS))
 
 
-def load_teacher(folder: Path) -> FlowModel:
-    """Load a model saved by `FlowModel.save`, or a paper-scale teacher written by teachers/hub.py (its
-    transformers read from the pipeline folder), with diffusers' from_pretrained (safetensors, no remote code)."""
-    folder = Path(folder)
-    spec = folder / "teacher.json"
+def read_info(folder: Path) -> TeacherInfo:
+    """teacher.json of a saved model."""
+    spec = Path(folder) / "teacher.json"
     if not spec.is_file():
         raise FileNotFoundError(f"{spec} not found: a teacher folder holds teacher.json, transformer/ and "
                                 "text_encoder/ (written by the teacher rule)")
     info = TeacherInfo(**json.loads(spec.read_text()))
     if info.kind not in TEACHER_KINDS:
         raise ValueError(f"{spec}: unknown teacher kind {info.kind!r}; expected one of {TEACHER_KINDS}")
+    return info
+
+
+def load_expert(folder: Path, index: int, info: TeacherInfo | None = None) -> nn.Module:
+    """Transformer `index` of a saved model: its weights (a hub teacher: from its pipeline folder), or a LoRA
+    adapter over the expert of the teacher it names (that teacher's base loaded with it)."""
+    folder, info = Path(folder), info or read_info(folder)
     root = folder if (folder / EXPERT_FOLDERS[0]).is_dir() else Path(info.hub)  # a hub teacher: its pipeline's
-    cls = TRANSFORMER_CLASSES[info.architecture]
-    experts = [cls.from_pretrained(root / name) for name in EXPERT_FOLDERS[: 1 if info.boundary is None else 2]]
+    spec = adapter_spec(root / EXPERT_FOLDERS[index])
+    if spec is not None:
+        return attach(load_expert(spec["teacher"], spec["expert"]), root / EXPERT_FOLDERS[index], owns_base=True)
+    return TRANSFORMER_CLASSES[info.architecture].from_pretrained(root / EXPERT_FOLDERS[index])
+
+
+def load_teacher(folder: Path) -> FlowModel:
+    """Load a model saved by `FlowModel.save`, or a paper-scale teacher written by teachers/hub.py (its
+    transformers read from the pipeline folder), with diffusers' from_pretrained (safetensors, no remote code)."""
+    folder = Path(folder)
+    info = read_info(folder)
+    experts = [load_expert(folder, i, info) for i in range(1 if info.boundary is None else 2)]
     images = folder / IMAGE_CONDITIONS
     conditions = load_file(str(images))["conditions"] if images.is_file() else None
     return FlowModel(info, experts, TinyTextEncoder.from_pretrained(folder / "text_encoder"), conditions).eval()

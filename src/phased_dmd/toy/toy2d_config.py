@@ -53,6 +53,9 @@ class Toy2dParams:
             yield "distill.method", "no method here (each run sets its own: toy2d.methods)", typed["method"]
         elif not found:
             yield from problems(DistillConfig(**typed, method=self.methods[0]), "distill.")
+            for role in ("generator_train", "fake_train"):
+                if typed[role] != "full":
+                    yield f"distill.{role}", "full (the toy networks are no diffusers transformers)", typed[role]
 
     def run_distill(self, method: str) -> dict:
         """The distill knobs of one run of `method`, typed."""
