@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 T = TypeVar("T")
@@ -49,7 +49,12 @@ def partial(schema: type, layer: Mapping, prefix: str = "") -> tuple[dict, list[
         node = OmegaConf.merge(OmegaConf.structured(schema), layer)
     except OmegaConfBaseException as e:
         return {}, [(f"{prefix}{e.full_key}", None, _reason(e))]
-    return {key: node[key] for key in layer}, []
+    return {key: plain(node[key]) for key in layer}, []
+
+
+def plain(value):
+    """A list of a config as a Python list (json and snakemake's params take it); anything else as it is."""
+    return OmegaConf.to_container(value) if isinstance(value, ListConfig) else value
 
 
 def fill_missing(node: DictConfig, values: Mapping) -> None:
