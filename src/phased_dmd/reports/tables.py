@@ -28,7 +28,8 @@ from phased_dmd.stats import paired, summary  # noqa: E402
 
 ROW_NAMES = {"real": "held-out data", "base": "base teacher, 40 steps + CFG", "dmd": "DMD, 1 step",
              "sgts": "DMD with SGTS, 4 steps", "phased": "Phased DMD, 4 steps 2 phases",
-             "phased4": "Phased DMD, 4 steps 4 phases"}
+             "phased4": "Phased DMD, 4 steps 4 phases", "sgts_renoise": "DMD with SGTS re-noising, 4 steps",
+             "phased_lora": "Phased DMD, 4 steps 2 phases, LoRA experts"}
 SHARES = ("adherence", "dynamic", "precision_teacher", "recall_teacher", "coverage_teacher", "precision_data",
           "recall_data", "coverage_data")  # shares of samples: their intervals are kept in [0, 1]
 NON_NEGATIVE = ("frechet", "frechet_teacher", "pixel", "density_teacher", "density_data", "fid", "fvd", "flow",
