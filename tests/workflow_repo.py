@@ -1,14 +1,14 @@
 """Helpers for the tests that run the workflow (snakemake, DVC) on a copy of the repository."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from phased_dmd.gpu_check import working_tree_copy
+
 BIN = Path(sys.executable).parent  # the environment's snakemake and dvc
 
 
@@ -58,12 +58,7 @@ def edit_config(repo: Path, name: str, **knobs) -> None:
 def make_repo(dest: Path) -> Path:
     """A fresh git repository in dest holding the project's tracked files, without its results or reports,
     with tiny settings (each job takes seconds)."""
-    files = run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], ROOT).stdout.split()
-    for name in files:
-        if (ROOT / name).is_file() and not name.startswith("reports/"):
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, dest / name)
-    (dest / "reports").mkdir(exist_ok=True)
+    working_tree_copy(dest)
     edit_params(dest, seeds=[0, 1], train__iterations=40, train__batch_size=128)  # tiny: a few seconds
     edit_params(dest, "toy2d", seeds=[0, 1], pretrain_iterations=30, distill__iterations=4, distill__ttur=1,
                 distill__batch_size=64)

@@ -25,7 +25,6 @@ pipeline could run.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import shutil
@@ -162,11 +161,12 @@ def lora_weights(transformer: nn.Module) -> dict[str, torch.Tensor]:
     return get_peft_model_state_dict(transformer, adapter_name=adapter_of(transformer))
 
 
-def comfyui_lora(transformer: nn.Module, architecture: str) -> dict[str, torch.Tensor]:
-    """The adapter in ComfyUI's naming: diffusion_model.<module>.lora_down.weight / .lora_up.weight, with the
-    module's scale (lora_alpha / r) folded into lora_up, so no .alpha keys (ComfyUI and diffusers: scale 1)."""
+def comfyui_lora(transformer: nn.Module, architecture: str, weights: dict) -> dict[str, torch.Tensor]:
+    """The adapter's `weights` (lora_weights) in ComfyUI's naming: diffusion_model.<module>.lora_down.weight /
+    .lora_up.weight, with the module's scale (lora_alpha / r) folded into lora_up, so no .alpha keys (ComfyUI and
+    diffusers: scale 1)."""
     adapter, out = adapter_of(transformer), {}
-    for key, weight in lora_weights(transformer).items():
+    for key, weight in weights.items():
         module, _, part = key.rpartition(".lora_")
         if part not in ("A.weight", "B.weight"):
             raise ValueError(f"LoRA key {key}: only lora_A / lora_B weights can be exported")
@@ -183,12 +183,12 @@ def write_loras(folder: Path, pipeline: str, architecture: str, transformers: li
 
     written = []
     for name, transformer in zip(EXPERT_FOLDERS, transformers):
-        config = transformer.peft_config[adapter_of(transformer)].to_dict()
-        PIPELINES[pipeline].save_lora_weights(folder, transformer_lora_layers=lora_weights(transformer),
+        config, weights = transformer.peft_config[adapter_of(transformer)].to_dict(), lora_weights(transformer)
+        PIPELINES[pipeline].save_lora_weights(folder, transformer_lora_layers=weights,
                                               transformer_lora_adapter_metadata=config,
                                               weight_name=f"{name}.safetensors")
         (folder / "comfyui").mkdir(parents=True, exist_ok=True)
-        comfy = {k: v.contiguous() for k, v in comfyui_lora(transformer, architecture).items()}
+        comfy = {k: v.contiguous() for k, v in comfyui_lora(transformer, architecture, weights).items()}
         save_file(comfy, str(folder / "comfyui" / f"{name}.safetensors"))
         written += [folder / f"{name}.safetensors", folder / "comfyui" / f"{name}.safetensors"]
     return written
@@ -199,13 +199,12 @@ def has_adapters(transformer: nn.Module) -> bool:
 
 
 def fused(transformer: nn.Module) -> nn.Module:
-    """The transformer with its LoRA adapter merged into its weights (a copy; a plain one as it is)."""
-    if not has_adapters(transformer):
-        return transformer
-    merged = copy.deepcopy(transformer)
-    merged.fuse_lora(adapter_names=[adapter_of(merged)])
-    merged.unload_lora()
-    return merged
+    """The transformer with its LoRA adapter merged into its weights, in place (no copy of a 14B transformer;
+    its LoRA files are written first); a plain one as it is."""
+    if has_adapters(transformer):
+        transformer.fuse_lora(adapter_names=[adapter_of(transformer)])
+        transformer.unload_lora()
+    return transformer
 
 
 # ---- the pipeline folder
@@ -271,9 +270,9 @@ def export(student: Path, out: Path) -> dict:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
-        write_pipeline(tmp, hub, transformers, boundary, student_scheduler(architecture, cfg), call)
-        if any(has_adapters(t) for t in transformers):
+        if any(has_adapters(t) for t in transformers):  # before write_pipeline fuses them
             write_loras(tmp / "lora", pipeline, architecture, transformers)
+        write_pipeline(tmp, hub, transformers, boundary, student_scheduler(architecture, cfg), call)
     except BaseException:
         shutil.rmtree(tmp)
         raise

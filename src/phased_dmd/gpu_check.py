@@ -242,9 +242,9 @@ def cuda_tests(plan: Plan, budget: float) -> dict:
             "output_tail": done.stdout[-3000:] + done.stderr[-2000:]}
 
 
-def scratch_copy(dest: Path) -> Path:
-    """The repository's working tree (tracked and untracked files git does not ignore) in dest, without reports/,
-    with the Fashion-MNIST files when they are here (data/, ignored by git: no download)."""
+def working_tree_copy(dest: Path) -> Path:
+    """The repository's working tree (tracked and untracked files git does not ignore) in dest, with an empty
+    reports/ (the tests' scratch repositories are made the same way: tests/workflow_repo.py)."""
     files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
                            capture_output=True, text=True, check=True).stdout.split("\0")
     for name in files:
@@ -252,6 +252,13 @@ def scratch_copy(dest: Path) -> Path:
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, dest / name)
     (dest / "reports").mkdir(exist_ok=True)
+    return dest
+
+
+def scratch_copy(dest: Path) -> Path:
+    """The working tree in dest, with the Fashion-MNIST files when they are here (data/, ignored by git: no
+    download)."""
+    working_tree_copy(dest)
     if (ROOT / "data" / "fashion-mnist").is_dir():
         shutil.copytree(ROOT / "data" / "fashion-mnist", dest / "data" / "fashion-mnist")
     return dest

@@ -52,7 +52,7 @@ def add_adapter(base: nn.Module, name: str, config: LoraConfig) -> None:
 
 
 def activate(base: nn.Module, name: str | None) -> None:
-    """Let the base's LoRA layers run adapter `name` alone (None: none, the base itself)."""
+    """Let the LoRA layers in `base` run adapter `name` alone (None: none, the base itself)."""
     for layer in base.modules():
         if isinstance(layer, BaseTunerLayer):
             layer._disable_adapters = name is None
@@ -62,10 +62,9 @@ def activate(base: nn.Module, name: str | None) -> None:
 
 @contextlib.contextmanager
 def base_only(model: nn.Module):
-    """Run the transformers of `model` (a teacher: their base weights) with no adapter, then restore none."""
-    bases = [m for m in model.modules() if getattr(m, "peft_config", None)]
-    for base in bases:
-        activate(base, None)
+    """Within it, the transformers of `model` (a teacher) run their base weights, no adapter (a role's view
+    activates its own adapter again at its next call)."""
+    activate(model, None)
     yield
 
 
