@@ -40,6 +40,9 @@ def test_bench_measures_every_method_and_reports_ratios(tmp_path):
     assert all(0 < r["share_of_peak"] < 1 for r in iteration["batches"]) and iteration["peak_gflops"] > 0
     assert iteration["two_threads"]["batch_size"] == 8
     assert set(raw["precision"]) == {"fp32", "bf16"} and all(c["seconds"] > 0 for c in raw["precision"].values())
+    compiled = raw["compile"]  # the students' iteration with every transformer compiled, and what compiling costs
+    assert compiled["batch_size"] == 8 and compiled["compiled_seconds"] > 0 and compiled["eager_seconds"] > 0
+    assert compiled["compile_cold_seconds"] > compiled["compile_warm_seconds"]  # the warm cache skips codegen
 
     write_report(None, tmp_path / "bench", tmp_path / "report")
     report = json.loads((tmp_path / "report.json").read_text())
@@ -50,4 +53,4 @@ def test_bench_measures_every_method_and_reports_ratios(tmp_path):
     assert set(report["sampling"]) >= {"teacher_seconds", "student_seconds", "speedup"}
     text = (tmp_path / "report.md").read_text()
     assert "| Phased DMD, 4 steps, 2 phases |" in text and "| 32 | " in text and "share of the matmul peak" in text
-    assert "## bf16 against fp32" in text
+    assert "## bf16 against fp32" in text and "## torch.compile" in text

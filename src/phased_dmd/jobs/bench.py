@@ -11,7 +11,9 @@ the largest phase. Sampling: the teacher's Euler sampler with CFG against the 4-
 Training iteration (what a phase repeats: `ttur` fake updates, then the generator update), one-step DMD:
 its time at several batch sizes and threads, its FLOPs (torch's FlopCounterMode: matrix products and
 attention, forward and backward; cost/measure.flop_count) and their rate as a share of the CPU's measured fp32
-matmul peak. The GPU check (phased_dmd.gpu_check) times the same iteration on a GPU.
+matmul peak; and with every transformer under torch.compile (the student run setting `compile`): its time per
+iteration and what compiling adds to a run's start, cold and from a warm inductor cache. The GPU check
+(phased_dmd.gpu_check) times the same iteration on a GPU.
 
     python -m phased_dmd.jobs.bench teacher_dir=results/teachers/wan2.1 out_dir=results/bench   (knobs: params.yaml)
 """
@@ -24,7 +26,9 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -36,7 +40,7 @@ from phased_dmd.engine import precision
 from phased_dmd.engine.loop import fake_update, generator_update, optimisers
 from phased_dmd.io import write_json
 from phased_dmd.jobs.bench_config import BenchRunConfig, bench_knobs
-from phased_dmd.jobs.student import phase_generator, phase_models, sample_student
+from phased_dmd.jobs.student import compile_transformers, phase_generator, phase_models, sample_student
 from phased_dmd.method.distill_config import DistillConfig
 from phased_dmd.method.phases import plan_phases
 from phased_dmd.runs import run_main
@@ -136,19 +140,54 @@ def iteration_cost(teacher: FlowModel, cfg: DistillConfig, repeats: int, seed: i
     """One training iteration of one-step DMD (cfg.ttur fake updates, then the generator update) at the `compute`
     precision on `device` (where the teacher is): median seconds, FLOPs (flop_count) and samples of the generator
     batch per second."""
-    generator, fake, _ = phase_updates(teacher, cfg, 0, seed, compute, device)
-
-    def iteration():
-        for _ in range(cfg.ttur):
-            fake()
-        generator()
-
+    iteration = training_iteration(*phase_updates(teacher, cfg, 0, seed, compute, device)[:2], cfg.ttur)
     timed(iteration, 1, device)  # warm-up
     with flop_count() as counter:
         iteration()
     seconds = statistics.median(timed(iteration, repeats, device))
     return {"batch_size": cfg.batch_size, "seconds": seconds, "gflop": counter.get_total_flops() / 1e9,
             "samples_per_second": cfg.batch_size / seconds}
+
+
+def training_iteration(generator: Callable[[], float], fake: Callable[[], float], ttur: int) -> Callable[[], None]:
+    """What a phase repeats: `ttur` fake updates, then the generator update."""
+    def iteration():
+        for _ in range(ttur):
+            fake()
+        generator()
+
+    return iteration
+
+
+def compiled_iteration(teacher: FlowModel, cfg: BenchRunConfig) -> dict:
+    """The students' training iteration (one-step DMD, the students' batch, one thread) with every transformer
+    under torch.compile (the run setting `compile`), against eager: seconds per iteration, and the seconds the
+    compilation adds to a run's first iteration, cold (an empty inductor cache) and warm (the cache a first run
+    left: every later job on the machine)."""
+    dc = dataclasses.replace(cfg.distill, batch_size=cfg.batch_size)
+    eager = iteration_cost(teacher, dc, cfg.repeats, cfg.seed)["seconds"]
+    first, original = [], os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache  # cold: nothing compiled on this machine yet
+        try:
+            for _ in ("cold", "warm"):
+                torch.compiler.reset()  # forget the compiled graphs of this process; the disk cache stays
+                copied = copy.deepcopy(teacher)
+                generator, fake, models = phase_updates(copied, dc, 0, cfg.seed)
+                compile_transformers([copied, *models.experts, *models.fakes])
+                iteration = training_iteration(generator, fake, dc.ttur)
+                first.append(timed(iteration, 1)[0])
+            seconds = statistics.median(timed(iteration, cfg.repeats))
+        finally:
+            os.environ.pop("TORCHINDUCTOR_CACHE_DIR")
+            os.environ.update({} if original is None else {"TORCHINDUCTOR_CACHE_DIR": original})
+            torch.compiler.reset()
+    out = {"batch_size": dc.batch_size, "eager_seconds": eager, "compiled_seconds": seconds,
+           "compile_cold_seconds": first[0] - seconds, "compile_warm_seconds": first[1] - seconds,
+           "iterations_per_phase": dc.iterations}
+    print(f"bench: compiled iteration {seconds:.3f} s against eager {eager:.3f} s; compiling adds "
+          f"{out['compile_cold_seconds']:.0f} s cold, {out['compile_warm_seconds']:.0f} s warm", flush=True)
+    return out
 
 
 def iteration_profile(teacher: FlowModel, cfg: BenchRunConfig) -> dict:
@@ -234,6 +273,7 @@ def run(cfg: BenchRunConfig) -> None:
         "precision": precisions(teacher, cfg),
         "lora": lora_roles(teacher, cfg),
         "iteration": iteration_profile(teacher, cfg),
+        "compile": compiled_iteration(teacher, cfg),
         "setup": {"teacher": cfg.teacher, "teacher_parameters": params, "batch_size": cfg.batch_size,
                   "num_steps": cfg.distill.num_steps, "repeats": cfg.repeats, "samples": cfg.samples, "threads": 1,
                   "torch": torch.__version__, "machine": platform.processor() or platform.machine(),

@@ -89,6 +89,14 @@ def checkpoint_activations(model: FlowModel) -> None:
         expert.enable_gradient_checkpointing()
 
 
+def compile_transformers(models: list[FlowModel]) -> None:
+    """torch.compile (inductor) of every transformer of `models`, in place: the same maths, fused kernels; each
+    input shape compiles once per process (a warm inductor cache on disk makes the next process's faster)."""
+    for model in models:
+        for expert in model.experts:
+            expert.compile()
+
+
 def weights_digest(folders: list[Path]) -> str:
     """SHA-256 of the safetensors weights under `folders`: what a phase started from (for resume)."""
     digest = hashlib.sha256()
@@ -166,6 +174,8 @@ def run(cfg: StudentRunConfig) -> None:
     if cfg.gradient_checkpointing:
         for model in (*(models.experts[p] for p in trained), *models.fakes):
             checkpoint_activations(model)
+    if cfg.compile:
+        compile_transformers([teacher, *models.experts, *models.fakes])
     if teacher.info.hub:  # a paper-scale teacher: data-free, prompts only
         batches = prompt_batches(teacher.info)
     else:

@@ -42,6 +42,7 @@ class StudentRunConfig:
     checkpoint_every: int = MISSING  # iterations between checkpoints (resume after a kill or a requeue)
     gradient_checkpointing: bool = MISSING  # recompute each block's activations in backward: memory for time
     precision: str = MISSING  # fp32 | bf16 compute with fp32 masters (engine/precision.py)
+    compile: bool = MISSING  # torch.compile every transformer: faster iterations after a compile (reports/bench.md)
     distill: DistillConfig = field(default_factory=DistillConfig)  # params.yaml's, under the command line's
 
     def check(self):

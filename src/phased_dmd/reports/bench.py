@@ -72,6 +72,27 @@ def iteration_lines(it: dict) -> list[str]:
     return lines
 
 
+def compile_lines(c: dict) -> list[str]:
+    """torch.compile against eager for the students' training iteration, and where it pays off."""
+    n, saved = c["iterations_per_phase"], c["eager_seconds"] - c["compiled_seconds"]
+    pays = (f"it pays off after {c['compile_warm_seconds'] / saved:.0f} iterations warm "
+            f"({c['compile_cold_seconds'] / saved:.0f} cold)" if saved > 0 else "it never pays off")
+    return ["## torch.compile", "",
+            f"The same iteration at the students' batch ({c['batch_size']}), one thread, with every transformer "
+            "(teacher, generator, fake) under torch.compile (inductor; the student run setting `compile`). "
+            "Compiling: the extra seconds of a run's first iteration, cold (an empty inductor cache) and warm "
+            "(the cache a first run left on the machine, as every later job finds it).", "",
+            "| | seconds per iteration | compiling, cold | compiling, warm |", "|---|---|---|---|",
+            f"| eager | {c['eager_seconds']:.3f} | | |",
+            f"| torch.compile | {c['compiled_seconds']:.3f} | {c['compile_cold_seconds']:.0f} s | "
+            f"{c['compile_warm_seconds']:.0f} s |", "",
+            f"Compiled iterations take **{c['compiled_seconds'] / c['eager_seconds']:.2f}x** eager's time; {pays}. "
+            f"A phase of the students' {n} iterations: eager {n * c['eager_seconds']:.0f} s, compiled "
+            f"{n * c['compiled_seconds'] + c['compile_warm_seconds']:.0f} s warm and "
+            f"{n * c['compiled_seconds'] + c['compile_cold_seconds']:.0f} s cold. The workflow's students stay "
+            "eager; a long run (convergence at 320 iterations, a paper-scale phase) can set `compile=true`.", ""]
+
+
 def precision_lines(costs: dict) -> list[str]:
     """fp32 against bf16 (configs/student.yaml `precision`) for one generator update."""
     fp32, bf16 = costs["fp32"], costs["bf16"]
@@ -138,6 +159,7 @@ def markdown(data: dict) -> str:
     for t in data["targets"].values():
         lines.append(f"- {t['text']}: **{'held' if t['held'] else 'did NOT hold'}**.")
     lines += [""] + precision_lines(data["precision"]) + lora_lines(data["lora"]) + iteration_lines(data["iteration"])
+    lines += compile_lines(data["compile"])
     lines += ["![Time and peak memory of one generator update, as a ratio to one-step DMD](bench.png)", "",
               f"Git revision {data['provenance']['git']}; the measurements took {data['provenance']['seconds']:.0f} s.",
               ""]
@@ -163,7 +185,8 @@ def write_report(params, results: Path, out: Path) -> None:
     updates = with_ratios(raw["generator_update"])
     data = {"generator_update": updates, "sampling": raw["sampling"], "targets": targets(updates, raw["sampling"]),
             "iteration": raw["iteration"], "precision": raw["precision"], "lora": raw["lora"],
-            "setup": raw["setup"], "provenance": {"git": git_revision(), "seconds": raw["seconds"]}}
+            "compile": raw["compile"], "setup": raw["setup"],
+            "provenance": {"git": git_revision(), "seconds": raw["seconds"]}}
     plot(out.with_suffix(".png"), updates)
     write_json(out.with_suffix(".json"), data)
     write_text(out.with_suffix(".md"), markdown(data))
