@@ -77,20 +77,23 @@ def compile_lines(c: dict) -> list[str]:
     n, saved = c["iterations_per_phase"], c["eager_seconds"] - c["compiled_seconds"]
     pays = (f"it pays off after {c['compile_warm_seconds'] / saved:.0f} iterations warm "
             f"({c['compile_cold_seconds'] / saved:.0f} cold)" if saved > 0 else "it never pays off")
+    eager, warm = n * c["eager_seconds"], n * c["compiled_seconds"] + c["compile_warm_seconds"]
+    cold = n * c["compiled_seconds"] + c["compile_cold_seconds"]
     return ["## torch.compile", "",
             f"The same iteration at the students' batch ({c['batch_size']}), one thread, with every transformer "
             "(teacher, generator, fake) under torch.compile (inductor; the student run setting `compile`). "
             "Compiling: the extra seconds of a run's first iteration, cold (an empty inductor cache) and warm "
-            "(the cache a first run left on the machine, as every later job finds it).", "",
+            "(compiled again in the same process from the cache the cold compile left on disk; a new job also "
+            "starts inductor's compile workers, so its warm start is slower: this is a lower bound).", "",
             "| | seconds per iteration | compiling, cold | compiling, warm |", "|---|---|---|---|",
             f"| eager | {c['eager_seconds']:.3f} | | |",
             f"| torch.compile | {c['compiled_seconds']:.3f} | {c['compile_cold_seconds']:.0f} s | "
             f"{c['compile_warm_seconds']:.0f} s |", "",
             f"Compiled iterations take **{c['compiled_seconds'] / c['eager_seconds']:.2f}x** eager's time; {pays}. "
-            f"A phase of the students' {n} iterations: eager {n * c['eager_seconds']:.0f} s, compiled "
-            f"{n * c['compiled_seconds'] + c['compile_warm_seconds']:.0f} s warm and "
-            f"{n * c['compiled_seconds'] + c['compile_cold_seconds']:.0f} s cold. The workflow's students stay "
-            "eager; a long run (convergence at 320 iterations, a paper-scale phase) can set `compile=true`.", ""]
+            f"A phase of the students' {n} iterations: eager {eager:.0f} s, compiled {warm:.0f} s warm "
+            f"({warm / eager:.2f}x eager's at best) and {cold:.0f} s cold, which the first job of every teacher and "
+            "shape pays. The workflow's students stay eager; a long run (convergence at 320 iterations, a "
+            "paper-scale phase) can set `compile=true`.", ""]
 
 
 def precision_lines(costs: dict) -> list[str]:
