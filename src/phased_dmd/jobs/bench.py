@@ -30,6 +30,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from unittest import mock
 
 import torch
 from torch.profiler import ProfilerActivity, profile
@@ -159,29 +160,23 @@ def training_iteration(generator: Callable[[], float], fake: Callable[[], float]
     return iteration
 
 
-def compiled_iteration(teacher: FlowModel, cfg: BenchRunConfig) -> dict:
+def compiled_iteration(teacher: FlowModel, cfg: BenchRunConfig, eager: float) -> dict:
     """The students' training iteration (one-step DMD, the students' batch, one thread) with every transformer
-    under torch.compile (the run setting `compile`), against eager: seconds per iteration, and the seconds the
-    compilation adds to a run's first iteration, cold (an empty inductor cache) and warm (the cache a first run
-    left: every later job on the machine)."""
+    under torch.compile (the run setting `compile`), against `eager` (its seconds, measured by iteration_profile):
+    seconds per iteration, and the seconds the compilation adds to a run's first iteration, cold (an empty inductor
+    cache) and warm (the cache a first run left: every later job on the machine)."""
     dc = dataclasses.replace(cfg.distill, batch_size=cfg.batch_size)
-    eager = iteration_cost(teacher, dc, cfg.repeats, cfg.seed)["seconds"]
-    first, original = [], os.environ.get("TORCHINDUCTOR_CACHE_DIR")
-    with tempfile.TemporaryDirectory() as cache:
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache  # cold: nothing compiled on this machine yet
-        try:
-            for _ in ("cold", "warm"):
-                torch.compiler.reset()  # forget the compiled graphs of this process; the disk cache stays
-                copied = copy.deepcopy(teacher)
-                generator, fake, models = phase_updates(copied, dc, 0, cfg.seed)
-                compile_transformers([copied, *models.experts, *models.fakes])
-                iteration = training_iteration(generator, fake, dc.ttur)
-                first.append(timed(iteration, 1)[0])
-            seconds = statistics.median(timed(iteration, cfg.repeats))
-        finally:
-            os.environ.pop("TORCHINDUCTOR_CACHE_DIR")
-            os.environ.update({} if original is None else {"TORCHINDUCTOR_CACHE_DIR": original})
-            torch.compiler.reset()
+    first = []
+    with tempfile.TemporaryDirectory() as cache, mock.patch.dict(os.environ, TORCHINDUCTOR_CACHE_DIR=cache):
+        for _ in ("cold", "warm"):  # cold: nothing compiled in this cache yet
+            torch.compiler.reset()  # forget the compiled graphs of this process; the disk cache stays
+            copied = copy.deepcopy(teacher)
+            generator, fake, models = phase_updates(copied, dc, 0, cfg.seed)
+            compile_transformers([copied, *models.experts, *models.fakes])
+            iteration = training_iteration(generator, fake, dc.ttur)
+            first.append(timed(iteration, 1)[0])
+        seconds = statistics.median(timed(iteration, cfg.repeats))
+        torch.compiler.reset()
     out = {"batch_size": dc.batch_size, "eager_seconds": eager, "compiled_seconds": seconds,
            "compile_cold_seconds": first[0] - seconds, "compile_warm_seconds": first[1] - seconds,
            "iterations_per_phase": dc.iterations}
@@ -272,8 +267,8 @@ def run(cfg: BenchRunConfig) -> None:
         "sampling": sampling(teacher, cfg),
         "precision": precisions(teacher, cfg),
         "lora": lora_roles(teacher, cfg),
-        "iteration": iteration_profile(teacher, cfg),
-        "compile": compiled_iteration(teacher, cfg),
+        "iteration": (profile := iteration_profile(teacher, cfg)),
+        "compile": compiled_iteration(teacher, cfg, profile["batches"][1]["seconds"]),  # batches[1]: the students'
         "setup": {"teacher": cfg.teacher, "teacher_parameters": params, "batch_size": cfg.batch_size,
                   "num_steps": cfg.distill.num_steps, "repeats": cfg.repeats, "samples": cfg.samples, "threads": 1,
                   "torch": torch.__version__, "machine": platform.processor() or platform.machine(),
